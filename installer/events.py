@@ -1,0 +1,43 @@
+"""Progress events the engine emits; the CLI prints them and the TUI turns them into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: str
+    status: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``done`` out of ``total`` units (bytes for extraction) of the work ``what``."""
+
+    step: str
+    what: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Note:
+    step: str
+    message: str
+    level: str = "info"  # info | warning
+
+
+Event = StepStarted | StepFinished | Progress | Note
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """The default sink."""
