@@ -1,0 +1,218 @@
+"""Cross-field validation of a plan, run before anything changes; every problem reported at once."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from installer.derive import Layout, derive
+from installer.errors import DistributionError, PlanError
+from installer.plan import KeyPath, Plan, PlanProblem, load_plan_file
+
+EXPECTED_VERSIONS = {"esb": "4.7.0", "elb": "2.0.3"}
+PRODUCT_LABELS = {"esb": "WSO2 ESB", "elb": "WSO2 ELB"}
+
+
+@dataclass(frozen=True)
+class CheckedPlan:
+    plan: Plan
+    layout: Layout
+    problems: tuple[PlanProblem, ...]
+
+    @property
+    def errors(self) -> tuple[PlanProblem, ...]:
+        return tuple(problem for problem in self.problems if problem.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[PlanProblem, ...]:
+        return tuple(problem for problem in self.problems if problem.severity == "warning")
+
+
+def _node_path(plan: Plan, node_name: str, key: str | None = None) -> KeyPath:
+    for server_index, server in enumerate(plan.servers):
+        for node_index, node in enumerate(server.nodes):
+            if node.name == node_name:
+                base: KeyPath = ("servers", server_index, "nodes", node_index)
+                return (*base, key) if key else base
+    return ("servers",)
+
+
+def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = None) -> tuple[Layout, list[PlanProblem]]:
+    """Derive the layout and report every cross-field problem (errors and warnings)."""
+    source = plan.source
+    problems: list[PlanProblem] = []
+
+    def error(path: KeyPath, message: str, hint: str = "") -> None:
+        problems.append(source.problem(path, message, hint))
+
+    def warning(path: KeyPath, message: str, hint: str = "") -> None:
+        problems.append(source.problem(path, message, hint, severity="warning"))
+
+    # Names and addresses.
+    first_server: dict[str, int] = {}
+    first_address: dict[str, int] = {}
+    for index, server in enumerate(plan.servers):
+        if server.name in first_server:
+            error(("servers", index, "name"), f"server name '{server.name}' is already used by servers[{first_server[server.name]}]",
+                  "give every server its own name")
+        else:
+            first_server[server.name] = index
+        if server.address in first_address:
+            other = plan.servers[first_address[server.address]].name
+            error(("servers", index, "address"), f"{server.address} is already the address of {other}",
+                  "each server of the plan is a different machine with its own address")
+        else:
+            first_address.setdefault(server.address, index)
+
+    first_node: dict[str, str] = {}
+    for server_index, server in enumerate(plan.servers):
+        for node_index, node in enumerate(server.nodes):
+            path: KeyPath = ("servers", server_index, "nodes", node_index, "name")
+            if node.name in first_node:
+                error(path, f"node name '{node.name}' is already used on {first_node[node.name]}",
+                      "node names are folder names and must be unique in the whole plan")
+            else:
+                first_node[node.name] = server.name
+
+    # Roles.
+    roles: dict[str, list[str]] = defaultdict(list)
+    for _, node in plan.nodes():
+        roles[node.role].append(node.name)
+    if not roles["manager"]:
+        error(("servers",), "there is no node with role manager", "add exactly one node with role: manager")
+    for extra in roles["manager"][1:]:
+        error(_node_path(plan, extra, "role"), f"a second manager ({extra}); the cluster has exactly one",
+              f"make {extra} a worker, or remove it")
+    if not roles["elb"]:
+        error(("servers",), "there is no node with role elb", "add one node with role: elb (the load balancer)")
+    for extra in roles["elb"][1:]:
+        error(_node_path(plan, extra, "role"), f"a second ELB ({extra}); this installer sets up exactly one",
+              f"remove {extra} or make it a worker")
+    if roles["manager"] and not roles["worker"]:
+        warning(("servers",), "there is no worker node: requests to the worker host name will have nowhere to go",
+                "add nodes with role: worker")
+
+    # Cluster-wide names.
+    cluster = plan.cluster
+    names = cluster.hostnames
+    seen_names: dict[str, str] = {}
+    for key in ("worker", "mgt", "elb"):
+        value = getattr(names, key).lower()
+        if value in seen_names:
+            error(("cluster", "hostnames", key), f"'{value}' is also the {seen_names[value]} host name",
+                  "the ELB routes by host name: worker, mgt and elb names must differ")
+        seen_names.setdefault(value, key)
+    if cluster.domain == cluster.lb_domain:
+        error(("cluster", "lb_domain"), f"'{cluster.lb_domain}' is also the ESB cluster domain",
+              "the ELB's own clustering domain must differ from cluster.domain (e.g. wso2.carbon.lb.domain)")
+    if cluster.elb_ports.http == cluster.elb_ports.https:
+        error(("cluster", "elb_ports", "https"), f"{cluster.elb_ports.https} is also the HTTP port",
+              "use two different ports, e.g. 80/443 or 8280/8243")
+    if plan.database.server not in first_server:
+        error(("database", "server"), f"'{plan.database.server}' is not a server of this plan",
+              f"name the plan server whose run creates the databases: {', '.join(first_server)}")
+
+    layout = derive(plan)
+
+    # Pinned values and every derived port, per server.
+    for server_index, server in enumerate(plan.servers):
+        server_layout = layout.servers[server_index]
+        offset_owner: dict[int, str] = {}
+        member_owner: dict[int, str] = {}
+        for node in sorted(server_layout.nodes, key=lambda n: (not n.offset_pinned, n.name)):
+            if node.offset in offset_owner and node.offset_pinned:
+                error(_node_path(plan, node.name, "offset"),
+                      f"{node.offset} is already used by {offset_owner[node.offset]} on {server.name}",
+                      "pick another offset, or remove it to let the installer choose")
+            offset_owner.setdefault(node.offset, node.name)
+        for node in sorted(server_layout.nodes, key=lambda n: (not n.member_port_pinned, n.name)):
+            if node.member_port in member_owner and node.member_port_pinned:
+                error(_node_path(plan, node.name, "member_port"),
+                      f"{node.member_port} is already used by {member_owner[node.member_port]} on {server.name}",
+                      "pick another member port, or remove it to let the installer choose")
+            member_owner.setdefault(node.member_port, node.name)
+
+        port_owner: dict[int, tuple[str, str]] = {}
+        reported: set[tuple[int, str]] = set()
+        for node in server_layout.nodes:
+            for use in node.listening_ports(plan):
+                owner = port_owner.get(use.port)
+                if owner is None:
+                    port_owner[use.port] = (use.node, use.purpose)
+                    continue
+                if owner[0] == use.node and owner[1] == use.purpose:
+                    continue
+                if (use.port, use.node) in reported:
+                    continue
+                reported.add((use.port, use.node))
+                key = "member_port" if "clustering" in use.purpose and node.member_port_pinned else (
+                    "offset" if node.offset_pinned else None)
+                error(_node_path(plan, use.node, key),
+                      f"port {use.port} ({use.purpose} of {use.node}) is also {owner[1]} of {owner[0]} on {server.name}",
+                      "change the pinned offset or member_port so that no two ports meet")
+            if node.role == "elb" and node.offset > min(cluster.elb_ports.http, cluster.elb_ports.https) - 1:
+                error(_node_path(plan, node.name, "offset"),
+                      f"offset {node.offset} is larger than the ELB ports allow",
+                      "the ELB's transport ports are moved by its offset; give the ELB offset 0")
+
+    for conflict in layout.hosts_conflicts:
+        index = next(i for i, server in enumerate(plan.servers) if server.name == conflict.server)
+        uses = "; ".join(f"{address} ({reason})" for address, reason in conflict.addresses)
+        error(("servers", index), f"{conflict.hostname} would need two addresses in {conflict.server}'s hosts file: {uses}",
+              "put the ELB and the manager on the same server, or move the workers off the ELB's server")
+
+    # Ports below 1024 need root on the ELB's server.
+    if is_root is None:
+        is_root = os.geteuid() == 0
+    low = [port for port in (cluster.elb_ports.http, cluster.elb_ports.https) if port < 1024]
+    if low and not is_root:
+        warning(("cluster", "elb_ports"), f"ports {', '.join(map(str, low))} are below 1024 and need root to bind",
+                "run the ELB's server as root, or use elb_ports {http: 8280, https: 8243}")
+
+    if check_files:
+        problems.extend(_check_files(plan))
+    return layout, problems
+
+
+def _check_files(plan: Plan) -> list[PlanProblem]:
+    from installer.distribution import expect_product, inspect_distribution, inspect_jdbc_driver
+
+    source = plan.source
+    problems: list[PlanProblem] = []
+    for key in ("esb", "elb"):
+        path: Path = getattr(plan.distributions, key)
+        if not path.is_file():
+            problems.append(source.problem(("distributions", key), f"{path} does not exist",
+                                           f"download the {PRODUCT_LABELS[key]} {EXPECTED_VERSIONS[key]} zip and give its path"))
+            continue
+        try:
+            info = inspect_distribution(path)
+            for warning_text in expect_product(info, key, EXPECTED_VERSIONS[key]):
+                problems.append(source.problem(("distributions", key), warning_text, severity="warning"))
+        except DistributionError as error:
+            problems.append(source.problem(("distributions", key), error.message, error.hint))
+    driver = plan.distributions.jdbc_driver
+    if not driver.is_file():
+        problems.append(source.problem(("distributions", "jdbc_driver"), f"{driver} does not exist",
+                                       "download MySQL Connector/J and give the path of its .jar"))
+    else:
+        try:
+            inspect_jdbc_driver(driver)
+        except DistributionError as error:
+            problems.append(source.problem(("distributions", "jdbc_driver"), error.message, error.hint))
+    return problems
+
+
+def check_plan(path: Path, *, check_files: bool = True) -> CheckedPlan:
+    """Load, validate and derive; raise PlanError carrying every error (warnings are kept)."""
+    plan, problems = load_plan_file(path)
+    if plan is None:
+        raise PlanError([problem for problem in problems if problem.severity == "error"])
+    layout, more = validate(plan, check_files=check_files)
+    problems = problems + more
+    errors = [problem for problem in problems if problem.severity == "error"]
+    if errors:
+        raise PlanError(errors)
+    return CheckedPlan(plan=plan, layout=layout, problems=tuple(problems))

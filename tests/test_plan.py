@@ -1,0 +1,283 @@
+"""Plan loading, derivation against the seed, and every validation rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from installer.derive import derive
+from installer.errors import PlanError
+from installer.patchers.settings import WkaMember
+from installer.plan import load_plan, parse_plan
+from installer.validate import validate
+from tests.paths import REPO_DIR
+
+SEED_PLAN = REPO_DIR / "assets" / "examples" / "seed.yaml"
+
+
+def seed_text() -> str:
+    return SEED_PLAN.read_text()
+
+
+def problems_for(text: str, tmp_path: Path, *, is_root: bool = True, name: str = "plan.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    plan, problems = parse_plan(text, path)
+    if plan is not None:
+        _, more = validate(plan, check_files=False, is_root=is_root)
+        problems = problems + more
+    return plan, problems
+
+
+def errors_of(problems):
+    return [problem for problem in problems if problem.severity == "error"]
+
+
+def line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in text")
+
+
+# --- the seed -----------------------------------------------------------------------------------------
+
+def test_seed_plan_is_valid_and_derives_the_seed_layout(tmp_path):
+    plan = load_plan(SEED_PLAN)
+    layout, problems = validate(plan, check_files=False, is_root=True)
+    assert errors_of(problems) == []
+    nodes = {node.name: node for node in layout.nodes}
+    assert {name: (node.server, node.offset, node.member_port) for name, node in nodes.items()} == {
+        "elb": ("server-206", 0, 4000),
+        "manager": ("server-206", 1, 4001),
+        "worker2": ("server-206", 2, 4002),
+        "worker1": ("server-132", 0, 4000),
+        "worker3": ("server-132", 3, 4001),
+    }
+    assert nodes["worker3"].offset_pinned and not nodes["worker1"].offset_pinned
+    assert nodes["manager"].port_mapping == ((80, 9764), (443, 9444))
+    assert nodes["manager"].wka_members == (WkaMember("elb.wso2.com", 4000),)
+    for worker in ("worker1", "worker2", "worker3"):
+        assert nodes[worker].wka_members == (WkaMember("elb.wso2.com", 4000), WkaMember("mgt.esb.wso2.com", 4001))
+        assert nodes[worker].sub_domain == "worker"
+        assert nodes[worker].local_registry_db == "REGISTRY_LOCAL2"
+    assert nodes["manager"].sub_domain == "mgt" and nodes["manager"].local_registry_db == "REGISTRY_LOCAL1"
+    assert nodes["elb"].domain == "wso2.carbon.lb.domain" and nodes["manager"].domain == "wso2.esb.domain"
+    assert nodes["manager"].home == Path("/opt/wso2/manager")
+    hosts = {server.name: [(e.address, e.hostname) for e in server.hosts_entries] for server in layout.servers}
+    assert sorted(hosts["server-206"]) == sorted([
+        ("192.0.2.206", "carbondb.mysql-wso2.com"), ("192.0.2.206", "elb.wso2.com"),
+        ("192.0.2.206", "mgt.esb.wso2.com"), ("192.0.2.206", "worker.esb.wso2.com")])
+    assert sorted(hosts["server-132"]) == sorted([
+        ("192.0.2.206", "carbondb.mysql-wso2.com"), ("192.0.2.206", "elb.wso2.com"),
+        ("192.0.2.206", "mgt.esb.wso2.com")])
+    assert [node.name for node in layout.start_order("server-206")] == ["elb", "manager", "worker2"]
+    assert layout.registry_cache_id == "regadmin@jdbc:mysql://carbondb.mysql-wso2.com:3306/REGISTRY_DB?autoReconnect=true"
+
+
+def test_seed_settings_for_patchers():
+    layout = derive(load_plan(SEED_PLAN))
+    manager = layout.axis2_settings(layout.node("manager"))
+    assert manager.wsdl_epr_prefix == ("http://worker.esb.wso2.com:80", "https://worker.esb.wso2.com:443")
+    assert manager.local_member_host == "192.0.2.206"
+    elb = layout.axis2_settings(layout.node("elb"))
+    assert elb.transport_ports == (80, 443) and elb.members == () and elb.sub_domain is None
+    assert layout.carbon_settings(layout.node("manager")).mgt_host_name == "mgt.esb.wso2.com"
+    assert layout.carbon_settings(layout.node("worker1")).host_name == "worker.esb.wso2.com"
+    assert layout.carbon_settings(layout.node("worker1")).mgt_host_name is None
+    datasources = layout.datasources(layout.node("worker1"), "s3cret").datasources
+    assert [(d.name, d.jndi_name, d.url) for d in datasources] == [
+        ("REGISTRY_LOCAL2", "jdbc/WSO2CarbonDB", "jdbc:mysql://carbondb.mysql-wso2.com:3306/REGISTRY_LOCAL2?autoReconnect=true"),
+        ("REGISTRY_DB", "jdbc/WSO2RegistryDB", "jdbc:mysql://carbondb.mysql-wso2.com:3306/REGISTRY_DB?autoReconnect=true"),
+        ("WSO2_USER_DB", "jdbc/WSO2UMDB", "jdbc:mysql://carbondb.mysql-wso2.com:3306/WSO2_USER_DB"),
+    ]
+    assert layout.registry_settings(layout.node("worker1")).read_only is True
+    assert layout.registry_settings(layout.node("manager")).read_only is False
+
+
+def test_non_root_elb_ports_change_the_port_mapping_keys(tmp_path):
+    text = seed_text().replace("elb_ports: {http: 80, https: 443}", "elb_ports: {http: 8280, https: 8243}")
+    plan, problems = problems_for(text, tmp_path, is_root=False)
+    assert errors_of(problems) == [] and not [p for p in problems if p.severity == "warning"]
+    layout = derive(plan)
+    assert layout.node("manager").port_mapping == ((8280, 9764), (8243, 9444))
+    # The ELB has offset 0 so its transports are exactly the plan's ports, and no ESB node on
+    # the ELB's server may use 8280/8243 (offset 0): the manager gets 1, worker2 2.
+    assert layout.axis2_settings(layout.node("elb")).transport_ports == (8280, 8243)
+    assert (layout.node("manager").offset, layout.node("worker2").offset) == (1, 2)
+
+
+def test_unpinned_values_take_the_smallest_free_per_server(tmp_path):
+    text = seed_text().replace("- {name: worker1, role: worker}", "- {name: worker1, role: worker, offset: 0, member_port: 4001}")
+    text = text.replace("- {name: worker3, role: worker, offset: 3}", "- {name: worker3, role: worker}")
+    plan, problems = problems_for(text, tmp_path)
+    assert errors_of(problems) == []
+    layout = derive(plan)
+    assert (layout.node("worker1").offset, layout.node("worker1").member_port) == (0, 4001)
+    assert (layout.node("worker3").offset, layout.node("worker3").member_port) == (1, 4000)
+
+
+def test_per_node_local_registries(tmp_path):
+    text = seed_text().replace("local_registry: per-role ", "local_registry: per-node ")
+    plan, problems = problems_for(text, tmp_path)
+    assert errors_of(problems) == []
+    layout = derive(plan)
+    assert layout.node("worker3").local_registry_db == "REGISTRY_LOCAL_WORKER3"
+    assert {db.name for db in layout.databases} == {
+        "WSO2_USER_DB", "REGISTRY_DB", "REGISTRY_LOCAL_MANAGER", "REGISTRY_LOCAL_WORKER1",
+        "REGISTRY_LOCAL_WORKER2", "REGISTRY_LOCAL_WORKER3"}
+
+
+def test_relative_paths_resolve_against_the_plan_folder(tmp_path):
+    plan, _ = problems_for(seed_text(), tmp_path)
+    assert plan.distributions.esb == tmp_path / "wso2esb-4.7.0.zip"
+    assert plan.servers[1].hosts_file == Path("/etc/hosts")
+
+
+# --- shape errors ------------------------------------------------------------------------------------
+
+def test_unknown_key_is_named_with_file_line_and_path(tmp_path):
+    text = seed_text().replace("  tenant_range: \"*\"\n", "  tenant_range: \"*\"\n  tenant_rnage: 1-100\n")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.file == "plan.yaml"
+    assert problem.line == line_of(text, "tenant_rnage")
+    assert problem.path == "cluster.tenant_rnage"
+    assert "unknown key" in problem.message and "tenant_range" in problem.hint
+    assert str(problem).startswith(f"plan.yaml:{problem.line}: cluster.tenant_rnage: unknown key")
+
+
+def test_missing_keys_are_all_reported(tmp_path):
+    text = seed_text().replace("  domain: wso2.esb.domain", "").replace("    address: 192.0.2.132\n", "")
+    _, problems = problems_for(text, tmp_path)
+    messages = {(p.path, p.message) for p in errors_of(problems)}
+    assert ("cluster", "missing key 'domain'") in messages
+    assert ("servers[1]", "missing key 'address'") in messages
+
+
+def test_bad_types_are_reported(tmp_path):
+    text = (seed_text().replace("port: 3306", "port: '3306'")
+            .replace("- {name: worker3, role: worker, offset: 3}", "- {name: worker3, role: worker, offset: three}")
+            .replace("address: 192.0.2.132", "address: not-an-ip")
+            .replace("- {name: worker2, role: worker}", "- {name: worker2, role: wrker}"))
+    _, problems = problems_for(text, tmp_path)
+    by_path = {p.path: p for p in errors_of(problems)}
+    assert "must be a TCP port, not text" in by_path["database.port"].message
+    assert by_path["database.port"].line == line_of(text, "port: '3306'")
+    assert "port offset" in by_path["servers[1].nodes[1].offset"].message
+    assert "is not an IP address" in by_path["servers[1].address"].message
+    assert "'wrker' is not one of elb, manager, worker" in by_path["servers[0].nodes[2].role"].message
+
+
+def test_yaml_syntax_error_names_the_line_and_the_fix(tmp_path):
+    text = seed_text().replace('tenant_range: "*"', "tenant_range: *")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.line == line_of(text, "tenant_range: *")
+    assert "quote" in problem.hint
+
+
+def test_duplicate_yaml_key_is_reported(tmp_path):
+    text = seed_text().replace("  user: regadmin\n", "  user: regadmin\n  user: other\n")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.path == "database.user" and "given twice" in problem.message
+
+
+# --- cross-field errors ------------------------------------------------------------------------------
+
+def test_duplicate_node_and_server_names(tmp_path):
+    text = seed_text().replace("- {name: worker3, role: worker, offset: 3}", "- {name: worker2, role: worker, offset: 3}")
+    text = text.replace("name: server-132", "name: server-206")
+    _, problems = problems_for(text, tmp_path)
+    paths = {p.path: p.message for p in errors_of(problems)}
+    assert "already used by servers[0]" in paths["servers[1].name"]
+    assert "already used on server-206" in paths["servers[1].nodes[1].name"]
+
+
+def test_two_nodes_with_the_same_pinned_offset(tmp_path):
+    text = seed_text().replace("- {name: worker2, role: worker}", "- {name: worker2, role: worker, offset: 1}")
+    text = text.replace("- {name: manager, role: manager}", "- {name: manager, role: manager, offset: 1}")
+    _, problems = problems_for(text, tmp_path)
+    offset_errors = [p for p in errors_of(problems) if p.path.endswith(".offset") and "already used by" in p.message]
+    assert len(offset_errors) == 1
+    assert offset_errors[0].path == "servers[0].nodes[2].offset"
+    assert "1 is already used by manager on server-206" in offset_errors[0].message
+    assert offset_errors[0].line == line_of(text, "worker2, role: worker, offset: 1")
+
+
+def test_two_nodes_with_the_same_pinned_member_port(tmp_path):
+    text = seed_text().replace("- {name: worker1, role: worker}", "- {name: worker1, role: worker, member_port: 4005}")
+    text = text.replace("- {name: worker3, role: worker, offset: 3}", "- {name: worker3, role: worker, offset: 3, member_port: 4005}")
+    _, problems = problems_for(text, tmp_path)
+    messages = [p.message for p in errors_of(problems) if p.path.endswith("member_port")]
+    assert any("4005 is already used by" in message for message in messages)
+
+
+def test_derived_ports_colliding(tmp_path):
+    # offset 37 puts worker3's pass-through HTTPS (8243 + 37) on worker1's pass-through HTTP (8280).
+    text = seed_text().replace("offset: 3}", "offset: 37}")
+    plan, problems = problems_for(text, tmp_path)
+    assert errors_of(problems) == []  # unpinned worker1 simply moves out of the way
+    assert derive(plan).node("worker1").offset == 1
+    text = text.replace("- {name: worker1, role: worker}", "- {name: worker1, role: worker, offset: 0}")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.path == "servers[1].nodes[1].offset"
+    assert "port 8280" in problem.message and "worker1" in problem.message and "worker3" in problem.message
+
+
+def test_member_port_colliding_with_an_elb_port(tmp_path):
+    text = seed_text().replace("- {name: manager, role: manager}", "- {name: manager, role: manager, member_port: 443}")
+    _, problems = problems_for(text, tmp_path)
+    assert any("port 443" in p.message and "ELB HTTPS" in p.message for p in errors_of(problems))
+
+
+def test_host_name_needing_two_addresses(tmp_path):
+    # The manager moves to .132 while worker2 stays with the ELB on .206: on .206,
+    # mgt.esb.wso2.com is the ELB for clients but the manager for worker2.
+    text = seed_text().replace("      - {name: manager, role: manager}\n", "")
+    text = text.replace("      - {name: worker1, role: worker}\n", "      - {name: worker1, role: worker}\n      - {name: manager, role: manager}\n")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.path == "servers[0]"
+    assert "mgt.esb.wso2.com would need two addresses in server-206's hosts file" in problem.message
+
+
+def test_manager_and_elb_counts(tmp_path):
+    no_manager = seed_text().replace("- {name: manager, role: manager}", "- {name: manager, role: worker}")
+    _, problems = problems_for(no_manager, tmp_path)
+    assert any("no node with role manager" in p.message for p in errors_of(problems))
+
+    two_managers = seed_text().replace("- {name: worker2, role: worker}", "- {name: worker2, role: manager}")
+    _, problems = problems_for(two_managers, tmp_path)
+    assert [p.path for p in errors_of(problems) if "second manager" in p.message] == ["servers[0].nodes[2].role"]
+
+    no_elb = seed_text().replace("- {name: elb, role: elb}", "- {name: elb, role: worker}")
+    _, problems = problems_for(no_elb, tmp_path)
+    assert any("no node with role elb" in p.message for p in errors_of(problems))
+
+
+def test_database_server_must_be_in_the_plan(tmp_path):
+    _, problems = problems_for(seed_text().replace("server: server-206", "server: db-box"), tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.path == "database.server" and "server-206" in problem.hint
+
+
+def test_low_elb_ports_warn_without_root_only(tmp_path):
+    _, problems = problems_for(seed_text(), tmp_path, is_root=False)
+    [warning] = [p for p in problems if p.severity == "warning"]
+    assert warning.path == "cluster.elb_ports" and "below 1024" in warning.message
+    _, problems = problems_for(seed_text(), tmp_path, is_root=True)
+    assert [p for p in problems if p.severity == "warning"] == []
+
+
+def test_load_plan_raises_with_every_error(tmp_path):
+    text = seed_text().replace("port: 3306", "port: 99999").replace("  user: regadmin", "  user: 'bad user!'")
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert len(caught.value.problems) == 2
+    assert "broken.yaml" in caught.value.message
