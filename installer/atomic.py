@@ -8,6 +8,7 @@ fsynced so the rename survives a crash. A reader sees either the old bytes or th
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -44,6 +45,7 @@ def atomic_write_bytes(
             mode = path.stat().st_mode & 0o7777
         except FileNotFoundError:
             mode = 0o644
+    remove_stale_temporaries(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)
     try:
@@ -64,6 +66,13 @@ def atomic_write_bytes(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Temporary files an interrupted write of ``path`` left behind (it never got renamed)."""
+    for stale in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8", mode: int | None = None) -> None:

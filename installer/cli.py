@@ -1,0 +1,312 @@
+"""The headless command line: ``wso2-cluster plan check | apply | status | tui``.
+
+Exit codes: 0 done; 1 a step failed; 2 the plan or the command line is not valid; 3 stopped
+short on purpose (files changed by hand and no --force, steps not available yet, or the
+operator declined).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from installer.derive import Layout
+from installer.engine import Installer, StepOutcome, parse_step_list, select_steps
+from installer.errors import InstallerError, PlanError
+from installer.events import Event, Note, Progress, StepFinished, StepStarted
+from installer.patchers.base import FileDiff, Status
+from installer.secrets import (
+    ADMIN_PASSWORD_ENV,
+    APP_PASSWORD_ENV,
+    PasswordSource,
+    Secrets,
+    resolve_password,
+    terminal_prompt,
+)
+from installer.steps import DriftError
+from installer.validate import CheckedPlan, check_plan
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wso2-cluster",
+        description="Install a WSO2 ESB 4.7.0 + ELB 2.0.3 cluster from a plan, one server at a time.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    plan = commands.add_parser("plan", help="work with plan files")
+    plan_commands = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND", required=True)
+    plan_check = plan_commands.add_parser("check", help="validate a plan and show the derived layout")
+    plan_check.add_argument("plan", type=Path, help="the plan YAML file")
+    plan_check.add_argument("--no-files", action="store_true",
+                            help="do not open the distribution zips and driver (shape and layout only)")
+
+    def server_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--plan", type=Path, required=True, help="the plan YAML file")
+        sub.add_argument("--server", required=True, help="the plan server this machine is")
+
+    def password_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--db-password-file", type=Path, metavar="FILE",
+                         help=f"file holding the application database password (else ${APP_PASSWORD_ENV}, else a prompt)")
+        sub.add_argument("--db-admin-password-file", type=Path, metavar="FILE",
+                         help=f"file holding the database admin password (else ${ADMIN_PASSWORD_ENV}, else a prompt)")
+
+    apply = commands.add_parser("apply", help="run the steps for one server (resumes where it stopped)")
+    server_options(apply)
+    password_options(apply)
+    apply.add_argument("--dry-run", action="store_true", help="print every diff and change nothing")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--force", action="store_true", help="rewrite files that were changed by hand")
+    apply.add_argument("--only", metavar="STEPS", help="comma list of steps to run")
+    apply.add_argument("--skip", metavar="STEPS", help="comma list of steps to leave out")
+
+    status = commands.add_parser("status", help="show each step as done / pending / drifted")
+    server_options(status)
+    status.add_argument("--diff", action="store_true", help="also print the diff of every file not up to date")
+
+    tui = commands.add_parser("tui", help="open the guided installer (the default without a command)")
+    tui.add_argument("--plan", type=Path)
+    tui.add_argument("--server")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        if args.command is None or args.command == "tui":
+            return run_tui(getattr(args, "plan", None), getattr(args, "server", None))
+        if args.command == "plan":
+            return command_plan_check(args, out, err)
+        if args.command == "apply":
+            return command_apply(args, out, err)
+        if args.command == "status":
+            return command_status(args, out, err)
+    except PlanError as error:
+        print_plan_error(error, err)
+        return EXIT_INVALID
+    except DriftError as error:
+        print_error(error, err)
+        return EXIT_STOPPED
+    except InstallerError as error:
+        print_error(error, err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted: run the same command again to resume")
+        return 130
+    except Exception:
+        logging.getLogger("wso2_cluster").exception("unexpected error")
+        err.print("[bold red]Unexpected error[/] (a bug): the traceback follows; please report it.")
+        err.print(traceback.format_exc(), markup=False)
+        return EXIT_FAILED
+    parser.print_help()
+    return EXIT_INVALID
+
+
+def run_tui(plan: Path | None, server: str | None) -> int:
+    from screens.app import create_app
+
+    create_app(plan_path=plan, server_name=server).run()
+    return EXIT_OK
+
+
+# --- output helpers --------------------------------------------------------------------------------
+
+def print_error(error: InstallerError, err: Console) -> None:
+    err.print(f"[bold red]{error.title}[/]: {error.message}", markup=True)
+    if error.hint:
+        err.print(f"[yellow]What to do[/]: {error.hint}")
+
+
+def print_plan_error(error: PlanError, err: Console) -> None:
+    count = len(error.problems)
+    err.print(f"[bold red]{error.title}[/]: {count} problem{'s' if count != 1 else ''}")
+    for problem in error.problems:
+        err.print(f"  [red]error[/]   {problem}", markup=True, highlight=False)
+
+
+def print_warnings(checked: CheckedPlan, err: Console) -> None:
+    for problem in checked.warnings:
+        err.print(f"  [yellow]warning[/] {problem}")
+
+
+def layout_tables(layout: Layout) -> list[Table]:
+    plan = layout.plan
+    tables = []
+    for server in layout.servers:
+        table = Table(title=f"{server.name} ({server.address}) - homes in {server.install_dir}", title_justify="left")
+        for column in ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet", "WKA members", "flags"):
+            table.add_column(column)
+        for node in layout.start_order(server.name):
+            if node.role == "elb":
+                http = f"{plan.cluster.elb_ports.http}/{plan.cluster.elb_ports.https}"
+            else:
+                http = f"{8280 + node.offset}/{8243 + node.offset}"
+            pinned = " (pinned)" if node.offset_pinned else ""
+            members = ", ".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
+            flags = " ".join(node.start_flags(first_start=True)) or "-"
+            table.add_row(node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
+                          f"{9763 + node.offset}/{9443 + node.offset}", members, flags)
+        tables.append(table)
+        hosts = Table(title=f"{server.name}: {server.hosts_file} block", title_justify="left")
+        hosts.add_column("address")
+        hosts.add_column("host name")
+        hosts.add_column("why")
+        for entry in server.hosts_entries:
+            hosts.add_row(entry.address, entry.hostname, entry.reason)
+        tables.append(hosts)
+    manager = layout.manager
+    if manager is not None:
+        mapping = Table(title="manager port mapping and databases", title_justify="left")
+        mapping.add_column("what")
+        mapping.add_column("value")
+        for elb_port, target in manager.port_mapping:
+            mapping.add_row(f"port.mapping.{elb_port}", str(target))
+        for database in layout.databases:
+            mapping.add_row(database.name, f"{database.purpose} ({', '.join(database.nodes)})")
+        mapping.add_row("registry cacheId", layout.registry_cache_id)
+        tables.append(mapping)
+    return tables
+
+
+def print_diffs(diffs: Sequence[FileDiff], out: Console) -> None:
+    for diff in diffs:
+        if not diff.changed:
+            continue
+        out.rule(str(diff.path), align="left")
+        if out.is_terminal:
+            out.print(Syntax(diff.text, "diff", theme="ansi_dark", word_wrap=True))
+        else:
+            out.print(diff.text, markup=False, end="")
+
+
+class EventPrinter:
+    """Prints engine events: one line per step, progress every 10% (a bar on a terminal)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last_tenth: dict[str, int] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.console.print(f"[bold]>> {event.step}[/]")
+        elif isinstance(event, StepFinished):
+            colour = {"done": "green", "failed": "red"}.get(event.status, "yellow")
+            self.console.print(f"   [{colour}]{event.status}[/]: {event.message}")
+        elif isinstance(event, Progress) and event.total:
+            tenth = event.done * 10 // event.total
+            if tenth != self.last_tenth.get(event.what):
+                self.last_tenth[event.what] = tenth
+                self.console.print(f"   {event.what}: {event.done * 100 // event.total}% "
+                                   f"({event.done / 2**20:.0f} of {event.total / 2**20:.0f} MiB)")
+        elif isinstance(event, Note):
+            colour = "yellow" if event.level == "warning" else "dim"
+            self.console.print(f"   [{colour}]{event.message}[/]")
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+def command_plan_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = check_plan(args.plan, check_files=not args.no_files)
+    for table in layout_tables(checked.layout):
+        out.print(table)
+    print_warnings(checked, err)
+    out.print(f"[green]{args.plan}: the plan is valid[/] "
+              f"({len(checked.layout.nodes)} nodes on {len(checked.layout.servers)} servers)")
+    return EXIT_OK
+
+
+def gather_secrets(args: argparse.Namespace, installer: Installer | None = None) -> Secrets:
+    prompt = terminal_prompt()
+    needs_app = installer is not None and _needs_app_password(installer)
+    app = resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV, args.db_password_file),
+                           prompt=prompt if needs_app else None)
+    admin = resolve_password(PasswordSource("database admin password", ADMIN_PASSWORD_ENV, args.db_admin_password_file))
+    return Secrets(db_password=app, db_admin_password=admin)
+
+
+def _needs_app_password(installer: Installer) -> bool:
+    if "configure" not in installer.selected or not any(node.is_esb for node in installer.server.nodes):
+        return False
+    return installer.step("configure").check().status != Status.DONE
+
+
+def command_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
+    only = parse_step_list(args.only, "--only")
+    skip = parse_step_list(args.skip, "--skip")
+    selected = select_steps(only, skip)
+    checked = check_plan(args.plan)
+    print_warnings(checked, err)
+    printer = EventPrinter(out)
+    installer = Installer(checked, args.server, selected=selected, emit=printer)
+    installer.context.secrets = gather_secrets(args, installer)
+
+    if args.dry_run:
+        out.print(f"[bold]Dry run for {installer.server.name}[/]: nothing is changed")
+        for name, preview in installer.preview():
+            out.print(f"[bold]>> {name}[/]")
+            for line in preview.summary:
+                out.print(f"   {line}", markup=False)
+            print_diffs(preview.diffs, out)
+        return EXIT_OK
+
+    if not args.yes and sys.stdin.isatty():
+        pending = [(name, check) for name, check in installer.status() if check.status != Status.DONE]
+        if not pending:
+            out.print("every selected step is already done")
+        else:
+            for name, check in pending:
+                out.print(f"  {name}: {check.status} - {check.message}", markup=False)
+            answer = input(f"Apply these steps on {installer.server.name}? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                err.print("nothing changed")
+                return EXIT_STOPPED
+
+    outcomes = installer.apply(force=args.force)
+    return summarise(outcomes, installer, out)
+
+
+def summarise(outcomes: Sequence[StepOutcome], installer: Installer, out: Console) -> int:
+    unavailable = [outcome.name for outcome in outcomes if outcome.status == Status.NOT_AVAILABLE]
+    out.print(f"state: {installer.state_file}   log: {installer.log_file}")
+    if unavailable:
+        out.print(f"[yellow]not available yet[/]: {', '.join(unavailable)} "
+                  f"(skip with --skip {','.join(unavailable)} and do these by hand as the guide describes)")
+        return EXIT_STOPPED
+    out.print(f"[green]{installer.server.name}: all selected steps are done[/]")
+    return EXIT_OK
+
+
+def command_status(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = check_plan(args.plan, check_files=False)
+    installer = Installer(checked, args.server)
+    table = Table(title=f"{installer.server.name}: {installer.state_file}", title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("details")
+    diffs: list[FileDiff] = []
+    for name, check in installer.status():
+        colour = {"done": "green", "failed": "red", "drifted": "red"}.get(check.status.value, "yellow")
+        table.add_row(name, f"[{colour}]{check.status.value}[/]", check.message)
+        for file_check in check.files:
+            if file_check.status == Status.DRIFTED or (args.diff and file_check.status != Status.DONE):
+                table.add_row("", f"[{colour}]{file_check.status.value}[/]", f"{file_check.path}")
+                diffs.append(file_check.diff)
+    out.print(table)
+    print_diffs(diffs, out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

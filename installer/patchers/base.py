@@ -1,0 +1,173 @@
+"""The check / preview / apply contract for one file we change.
+
+A ``FilePatch`` knows the file on disk, where its original comes from when the file is not on
+disk yet (a node home not extracted: the pristine copy inside the zip), and a pure transform
+(original bytes -> desired bytes). The same transform runs for ``check``, ``preview`` and
+``apply``; only the final atomic write is gated, as in Ansible's check mode.
+
+Drift: after we write a file its fingerprint is kept in the state file. If the file's
+fingerprint no longer matches, someone changed it by hand: the file is reported as drifted,
+with its diff, and not overwritten without ``force``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from installer.atomic import atomic_write_bytes
+from installer.errors import ConfigFileError
+from installer.faults import crash_point
+
+REDACTED = "********"
+_PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.IGNORECASE | re.DOTALL)
+
+
+class Status(StrEnum):
+    DONE = "done"
+    PENDING = "pending"
+    DRIFTED = "drifted"
+    FAILED = "failed"
+    NOT_AVAILABLE = "not available yet"
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """A unified diff of one file, secrets already removed; empty ``text`` means no change."""
+
+    path: Path
+    text: str
+    label: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.text)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    path: Path
+    label: str
+    status: Status
+    reason: str
+    diff: FileDiff
+
+
+def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Hide ``<password>`` element contents and any known secret value."""
+    text = _PASSWORD_ELEMENT.sub(lambda match: f"{match.group(1)}{REDACTED}{match.group(3)}", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def unified_diff(path: Path, before: bytes | None, after: bytes, *, label: str = "",
+                 secrets: tuple[str, ...] = (), binary: bool = False) -> FileDiff:
+    if before == after:
+        return FileDiff(path, "", label)
+    if binary:
+        if before is None:
+            return FileDiff(path, f"new file {path} ({len(after)} bytes)\n", label)
+        return FileDiff(path, f"binary file {path} changes ({len(before)} -> {len(after)} bytes)\n", label)
+    old = redact_passwords((before or b"").decode("utf-8", "replace"), secrets).splitlines(keepends=True)
+    new = redact_passwords(after.decode("utf-8", "replace"), secrets).splitlines(keepends=True)
+    lines = difflib.unified_diff(old, new, fromfile=f"a/{path}" if before is not None else "/dev/null",
+                                 tofile=f"b/{path}", n=2)
+    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return FileDiff(path, text, label)
+
+
+@dataclass
+class FilePatch:
+    """One file to make right.
+
+    ``transform``: original bytes -> desired bytes; raises ``ConfigFileError`` when the original
+    cannot be patched (malformed, missing structure).
+    ``pristine``: where the original comes from when ``path`` does not exist yet; None means the
+    file is created from ``transform(b"")``.
+    ``owned_part``: the part of the file whose fingerprint detects drift (the whole file by
+    default; only our marked block for a hosts file).
+    ``mode``: permission bits the file must have (None: keep whatever it has).
+    """
+
+    path: Path
+    label: str
+    transform: Callable[[bytes], bytes]
+    pristine: Callable[[], bytes | None] | None = None
+    owned_part: Callable[[bytes], bytes] = field(default=lambda data: data)
+    mode: int | None = None
+    secrets: tuple[str, ...] = ()
+    binary: bool = False
+
+    def current(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise ConfigFileError(f"{self.path} cannot be read: {error.strerror}",
+                                  "check the file's permissions") from error
+
+    def original(self) -> bytes | None:
+        """What the transform starts from: the file, else its pristine copy, else nothing."""
+        data = self.current()
+        if data is None and self.pristine is not None:
+            data = self.pristine()
+        return data
+
+    def desired(self, original: bytes | None) -> bytes:
+        return self.transform(original if original is not None else b"")
+
+    def fingerprint(self, data: bytes) -> str:
+        return sha256_bytes(self.owned_part(data))
+
+    def mode_ok(self) -> bool:
+        if self.mode is None:
+            return True
+        try:
+            return (self.path.stat().st_mode & 0o777) == self.mode
+        except FileNotFoundError:
+            return False
+
+    def check(self, recorded_fingerprint: str | None) -> FileCheck:
+        current = self.current()
+        original = current if current is not None else (self.pristine() if self.pristine else None)
+        desired = self.desired(original)
+        diff = unified_diff(self.path, current if current is not None else original, desired,
+                            label=self.label, secrets=self.secrets, binary=self.binary)
+        if current is None:
+            return FileCheck(self.path, self.label, Status.PENDING, "not written yet", diff)
+        if recorded_fingerprint is not None and self.fingerprint(current) != recorded_fingerprint:
+            return FileCheck(self.path, self.label, Status.DRIFTED,
+                             "changed by hand since the installer wrote it", diff)
+        if desired != current:
+            return FileCheck(self.path, self.label, Status.PENDING, "values to change", diff)
+        if not self.mode_ok():
+            return FileCheck(self.path, self.label, Status.PENDING, f"permissions to set to {self.mode:o}", diff)
+        return FileCheck(self.path, self.label, Status.DONE, "up to date", diff)
+
+    def apply(self) -> tuple[bool, str, FileDiff]:
+        """Write the desired content if it differs; returns (changed, fingerprint, diff)."""
+        current = self.current()
+        original = current if current is not None else (self.pristine() if self.pristine else None)
+        desired = self.desired(original)
+        diff = unified_diff(self.path, current, desired, label=self.label, secrets=self.secrets,
+                            binary=self.binary)
+        if current == desired:
+            if self.mode is not None and not self.mode_ok():
+                self.path.chmod(self.mode)
+                return True, self.fingerprint(desired), diff
+            return False, self.fingerprint(desired), diff
+        atomic_write_bytes(self.path, desired, mode=self.mode,
+                           validate=lambda _tmp: crash_point(f"write:{self.path.name}"))
+        return True, self.fingerprint(desired), diff

@@ -1,0 +1,537 @@
+"""The named steps of an installation on one server, each with check / preview / apply.
+
+Order: preflight, extract, configure, database, hosts, start, verify. ``check`` never changes
+anything; ``preview`` says what ``apply`` would change; ``apply`` makes it so and a second
+``apply`` changes nothing. Steps whose implementation has not landed say so ("not available
+yet") and never pretend.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from installer import hostsfile
+from installer.derive import Layout, NodeLayout, ServerLayout
+from installer.errors import ConfigFileError, DistributionError, InstallerError, NotAvailableYet
+from installer.events import EventSink, Note, Progress, ignore_events
+from installer.faults import crash_point
+from installer.patchers.axis2 import patch_axis2
+from installer.patchers.base import FileCheck, FileDiff, FilePatch, Status
+from installer.patchers.carbon import patch_carbon
+from installer.patchers.datasources import patch_datasources, read_datasources
+from installer.patchers.lbconf import patch_loadbalancer
+from installer.patchers.registry import patch_registry
+from installer.patchers.usermgt import patch_user_mgt
+from installer.plan import Plan
+from installer.secrets import Secrets
+from installer.state import State
+
+STEP_NAMES = ("preflight", "extract", "configure", "database", "hosts", "start", "verify")
+
+AXIS2_XML = "repository/conf/axis2/axis2.xml"
+CARBON_XML = "repository/conf/carbon.xml"
+LOADBALANCER_CONF = "repository/conf/loadbalancer.conf"
+DATASOURCES_XML = "repository/conf/datasources/master-datasources.xml"
+USER_MGT_XML = "repository/conf/user-mgt.xml"
+REGISTRY_XML = "repository/conf/registry.xml"
+DRIVER_DIR = "repository/components/lib"
+
+# Placeholder used to render master-datasources.xml for a check when no password was given and
+# none of ours is on disk yet; such a file is always "pending", never written with it.
+PASSWORD_UNKNOWN = "(password not given to the installer)"
+
+
+class DriftError(InstallerError):
+    title = "Files changed by hand"
+
+    def __init__(self, drifted: list[FileCheck]) -> None:
+        self.drifted = drifted
+        names = "\n".join(f"  {check.path} ({check.label})" for check in drifted)
+        super().__init__(
+            f"{len(drifted)} file(s) were changed by hand after the installer wrote them:\n{names}",
+            "look at the diffs (wso2-cluster apply --dry-run), then keep your edits by updating the plan, "
+            "or run again with --force to let the installer rewrite its values (your other edits are kept)",
+        )
+
+
+@dataclass(frozen=True)
+class StepCheck:
+    status: Status
+    message: str
+    files: tuple[FileCheck, ...] = ()
+
+    @property
+    def diffs(self) -> tuple[FileDiff, ...]:
+        return tuple(check.diff for check in self.files if check.diff.changed)
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    summary: tuple[str, ...]
+    diffs: tuple[FileDiff, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepResult:
+    changed: bool
+    message: str
+    diffs: tuple[FileDiff, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class RunContext:
+    plan: Plan
+    layout: Layout
+    server: ServerLayout
+    state: State
+    secrets: Secrets = field(default_factory=Secrets)
+    emit: EventSink = ignore_events
+    selected: tuple[str, ...] = STEP_NAMES
+
+
+class Step:
+    name = ""
+
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+
+    def check(self) -> StepCheck:
+        raise NotImplementedError
+
+    def preview(self) -> StepPreview:
+        raise NotImplementedError
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        raise NotImplementedError
+
+    def note(self, message: str, level: str = "info") -> None:
+        self.context.emit(Note(self.name, message, level))
+
+
+class NotAvailableStep(Step):
+    """A step that a later piece of work implements; it says so and does nothing."""
+
+    what = ""
+
+    def check(self) -> StepCheck:
+        return StepCheck(Status.NOT_AVAILABLE, f"{self.what}: not available yet")
+
+    def preview(self) -> StepPreview:
+        return StepPreview((f"{self.what}: not available yet in this version of the installer",))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        raise NotAvailableYet(f"the {self.name} step ({self.what}) is not available yet",
+                              f"skip it with --skip {self.name} and do it by hand as the guide describes")
+
+
+# --- preflight ------------------------------------------------------------------------------------
+
+class PreflightStep(Step):
+    """Checks that need no change: folders writable, disk space, hosts file, passwords at hand."""
+
+    name = "preflight"
+
+    def problems(self) -> list[str]:
+        context = self.context
+        found: list[str] = []
+        install_dir = context.server.install_dir
+        if not _creatable(install_dir):
+            found.append(f"{install_dir} cannot be created or written: run as a user who may write there, "
+                         "or change install_dir in the plan")
+        missing = [node for node in context.server.nodes if not node.home.exists()]
+        if missing and _creatable(install_dir):
+            needed = sum(_uncompressed_size(_zip_for(context.plan, node)) for node in missing)
+            free = shutil.disk_usage(_existing_ancestor(install_dir)).free
+            if needed * 1.1 > free:
+                found.append(f"{install_dir} has {free // 2**20} MiB free but the node homes need about "
+                             f"{needed // 2**20} MiB: free some space or choose another install_dir")
+        hosts_file = context.server.hosts_file
+        if "hosts" in context.selected:
+            target = hosts_file if hosts_file.exists() else hosts_file.parent
+            if not os.access(target, os.W_OK):
+                found.append(f"{hosts_file} is not writable: run the installer as root (or with sudo -E), "
+                             "or skip the hosts step and add the lines shown by --dry-run by hand")
+        if ("configure" in context.selected and any(node.is_esb for node in context.server.nodes)
+                and not context.secrets.db_password):
+            configure = ConfigureStep(context)
+            if configure.check().status != Status.DONE:
+                found.append("the application database password is needed to write master-datasources.xml: "
+                             "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
+        return found
+
+    def check(self) -> StepCheck:
+        found = self.problems()
+        if found:
+            return StepCheck(Status.FAILED, "; ".join(found))
+        return StepCheck(Status.DONE, "this server is ready")
+
+    def preview(self) -> StepPreview:
+        found = self.problems()
+        return StepPreview(tuple(f"problem: {text}" for text in found) or ("preflight checks pass",))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        found = self.problems()
+        if found:
+            raise InstallerError("\n".join(found), "fix these and run the command again", title="Preflight failed")
+        return StepResult(False, "this server is ready")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _creatable(path: Path) -> bool:
+    ancestor = _existing_ancestor(path)
+    return ancestor.is_dir() and os.access(ancestor, os.W_OK | os.X_OK)
+
+
+def _zip_for(plan: Plan, node: NodeLayout) -> Path:
+    return plan.distributions.elb if node.role == "elb" else plan.distributions.esb
+
+
+@lru_cache(maxsize=8)
+def _zip_listing(path: Path, size: int, mtime_ns: int) -> tuple[str, dict[str, str], int]:
+    """(top folder, relative path -> entry name, uncompressed bytes); cached per file version."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (OSError, zipfile.BadZipFile) as error:
+        raise DistributionError(f"{path} is not a readable zip: {error}", "download it again") from error
+    names: dict[str, str] = {}
+    tops = {info.filename.split("/", 1)[0] for info in infos}
+    top = next(iter(tops)) if len(tops) == 1 else ""
+    for info in infos:
+        relative = info.filename.split("/", 1)[1] if top and "/" in info.filename else info.filename
+        names[relative] = info.filename
+    return top, names, sum(info.file_size for info in infos)
+
+
+def _listing(path: Path) -> tuple[str, dict[str, str], int]:
+    stat = path.stat()
+    return _zip_listing(path, stat.st_size, stat.st_mtime_ns)
+
+
+def _uncompressed_size(path: Path) -> int:
+    try:
+        return _listing(path)[2]
+    except (OSError, DistributionError):
+        return 0
+
+
+def read_from_zip(path: Path, relative: str) -> bytes | None:
+    """One small file of a distribution, by its path inside a node home."""
+    _, names, _ = _listing(path)
+    entry = names.get(relative)
+    if entry is None:
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(entry)
+
+
+# --- extract --------------------------------------------------------------------------------------
+
+def zip_fingerprint(path: Path) -> dict[str, object]:
+    stat = path.stat()
+    return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+class ExtractStep(Step):
+    """One home per node on this server, from its product's zip."""
+
+    name = "extract"
+
+    def _homes(self) -> dict[str, dict[str, object]]:
+        return self.context.state.step(self.name).setdefault("homes", {})
+
+    def _classify(self) -> tuple[list[NodeLayout], list[NodeLayout], list[NodeLayout]]:
+        """(done, missing, foreign): foreign homes exist but the installer did not create them."""
+        records = self.context.state.steps.get(self.name, {}).get("homes", {})
+        done, missing, foreign = [], [], []
+        for node in self.context.server.nodes:
+            if not node.home.exists():
+                missing.append(node)
+            elif node.name in records:
+                done.append(node)
+            else:
+                foreign.append(node)
+        return done, missing, foreign
+
+    def check(self) -> StepCheck:
+        done, missing, foreign = self._classify()
+        if foreign:
+            return StepCheck(Status.FAILED, "exists but was not created by the installer: "
+                             + ", ".join(str(node.home) for node in foreign))
+        if missing:
+            return StepCheck(Status.PENDING, "to extract: " + ", ".join(node.name for node in missing))
+        return StepCheck(Status.DONE, f"{len(done)} node home(s) in place")
+
+    def preview(self) -> StepPreview:
+        _, missing, foreign = self._classify()
+        lines = [f"refuse: {node.home} exists and was not created by the installer" for node in foreign]
+        for node in missing:
+            source = _zip_for(self.context.plan, node)
+            size = _uncompressed_size(source)
+            lines.append(f"extract {source.name} ({size / 2**20:.0f} MiB) into {node.home}")
+        return StepPreview(tuple(lines) or ("all node homes are in place",))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        from installer.distribution import extract_homes
+
+        _, missing, foreign = self._classify()
+        if foreign:
+            raise DistributionError(
+                "these folders exist but were not created by the installer: "
+                + ", ".join(str(node.home) for node in foreign),
+                "move them away (the installer never deletes or overwrites a folder it did not create)")
+        if not missing:
+            return StepResult(False, "all node homes are in place")
+        plan, state = self.context.plan, self.context.state
+        groups: dict[Path, list[NodeLayout]] = {}
+        for node in missing:
+            groups.setdefault(_zip_for(plan, node), []).append(node)
+        total = sum(_uncompressed_size(source) * len(nodes) for source, nodes in groups.items())
+        finished = 0
+        for source, nodes in groups.items():
+            # Record intent before the homes appear: a home that exists under its final name was
+            # renamed into place complete, so after a crash it is recognised as ours.
+            for node in nodes:
+                self._homes()[node.name] = {"zip": zip_fingerprint(source), "home": str(node.home)}
+            state.save()
+            base = finished
+
+            def progress(done: int, _total: int, base: int = base, label: str = source.name) -> None:
+                if (base + done) * 2 >= total:
+                    crash_point("extract:half")
+                self.context.emit(Progress(self.name, label, base + done, total))
+
+            extract_homes(source, [node.home for node in nodes], on_progress=progress)
+            finished += _uncompressed_size(source) * len(nodes)
+        return StepResult(True, "extracted " + ", ".join(node.name for node in missing))
+
+
+# --- configure ------------------------------------------------------------------------------------
+
+class ConfigureStep(Step):
+    """Every configuration file of every node on this server, patched to the derived values."""
+
+    name = "configure"
+
+    def patches(self) -> list[FilePatch]:
+        patches: list[FilePatch] = []
+        for node in self.context.server.nodes:
+            patches.extend(self._node_patches(node))
+        return patches
+
+    def _node_patches(self, node: NodeLayout) -> list[FilePatch]:
+        context = self.context
+        layout = context.layout
+        source_zip = _zip_for(context.plan, node)
+
+        def xml(relative: str, patch: Callable[..., bytes], settings: object, **options: object) -> FilePatch:
+            path = node.home / relative
+            return FilePatch(
+                path=path, label=f"{node.name}: {relative}",
+                transform=lambda original: patch(original, settings, path=str(path)),
+                pristine=lambda: read_from_zip(source_zip, relative), **options)  # type: ignore[arg-type]
+
+        patches = [
+            xml(AXIS2_XML, patch_axis2, layout.axis2_settings(node)),
+            xml(CARBON_XML, patch_carbon, layout.carbon_settings(node)),
+        ]
+        if node.role == "elb":
+            patches.append(xml(LOADBALANCER_CONF, patch_loadbalancer, layout.load_balancer_settings()))
+            return patches
+        password = context.secrets.db_password or self._password_on_disk(node) or PASSWORD_UNKNOWN
+        driver = context.plan.distributions.jdbc_driver
+        patches += [
+            xml(DATASOURCES_XML, patch_datasources, layout.datasources(node, password),
+                mode=0o600, secrets=(password,)),
+            xml(USER_MGT_XML, patch_user_mgt, layout.user_mgt_settings()),
+            xml(REGISTRY_XML, patch_registry, layout.registry_settings(node)),
+            FilePatch(path=node.home / DRIVER_DIR / driver.name, label=f"{node.name}: {DRIVER_DIR}/{driver.name}",
+                      transform=lambda _original: _read_driver(driver), binary=True, mode=0o644),
+        ]
+        return patches
+
+    def _password_on_disk(self, node: NodeLayout) -> str | None:
+        """The password in a master-datasources.xml we wrote, so status works without secrets."""
+        path = node.home / DATASOURCES_XML
+        if self.context.state.file_fingerprint(self.name, path) is None:
+            return None
+        try:
+            values = read_datasources(path.read_bytes())
+        except (OSError, ConfigFileError):
+            return None
+        for datasource in values:
+            if datasource.name == node.local_registry_db and datasource.password:
+                return datasource.password
+        return None
+
+    def _file_checks(self) -> list[FileCheck]:
+        state = self.context.state
+        checks = []
+        for patch in self.patches():
+            recorded = state.file_fingerprint(self.name, patch.path)
+            checks.append(patch.check(recorded))
+        return checks
+
+    def check(self) -> StepCheck:
+        missing_homes = [node.name for node in self.context.server.nodes if not node.home.exists()]
+        checks = self._file_checks()
+        if any(check.status == Status.DRIFTED for check in checks):
+            drifted = [check for check in checks if check.status == Status.DRIFTED]
+            return StepCheck(Status.DRIFTED, f"{len(drifted)} file(s) changed by hand", tuple(checks))
+        pending = [check for check in checks if check.status != Status.DONE]
+        if pending:
+            message = f"{len(pending)} file(s) to write"
+            if missing_homes:
+                message += f" (homes not extracted yet: {', '.join(missing_homes)})"
+            return StepCheck(Status.PENDING, message, tuple(checks))
+        return StepCheck(Status.DONE, f"{len(checks)} file(s) up to date", tuple(checks))
+
+    def preview(self) -> StepPreview:
+        checks = self._file_checks()
+        lines = [f"{check.status}: {check.path} ({check.reason})" for check in checks if check.status != Status.DONE]
+        return StepPreview(tuple(lines) or ("all configuration files are up to date",),
+                           tuple(check.diff for check in checks if check.diff.changed))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        context = self.context
+        missing_homes = [node.name for node in context.server.nodes if not node.home.exists()]
+        if missing_homes:
+            raise InstallerError(f"node homes not extracted yet: {', '.join(missing_homes)}",
+                                 "run the extract step first (apply without --only, or --only extract)",
+                                 title="Nothing to configure yet")
+        patches = self.patches()
+        state = context.state
+        # Render everything before writing anything: a malformed file in one node leaves every
+        # node untouched.
+        checks = [patch.check(state.file_fingerprint(self.name, patch.path)) for patch in patches]
+        drifted = [check for check in checks if check.status == Status.DRIFTED]
+        if drifted and not force:
+            raise DriftError(drifted)
+        # Re-writing with the password found in our own file is fine; a first write needs the real one.
+        needs_password = [patch for patch, check in zip(patches, checks, strict=True)
+                          if PASSWORD_UNKNOWN in patch.secrets and check.status != Status.DONE]
+        if needs_password:
+            raise InstallerError("the application database password is needed to write "
+                                 + ", ".join(str(patch.path) for patch in needs_password),
+                                 "set WSO2_DB_PASSWORD, or give --db-password-file FILE",
+                                 title="Password needed")
+        changed_diffs: list[FileDiff] = []
+        for patch, check in zip(patches, checks, strict=True):
+            if check.status == Status.DONE:
+                state.record_file(self.name, patch.path, patch.fingerprint(patch.current() or b""))
+                continue
+            changed, fingerprint, diff = patch.apply()
+            state.record_file(self.name, patch.path, fingerprint)
+            state.save()
+            if changed:
+                changed_diffs.append(diff)
+        return StepResult(bool(changed_diffs), f"{len(changed_diffs)} file(s) written", tuple(changed_diffs))
+
+
+@lru_cache(maxsize=4)
+def _read_driver_cached(path: Path, size: int, mtime_ns: int) -> bytes:
+    return path.read_bytes()
+
+
+def _read_driver(path: Path) -> bytes:
+    stat = path.stat()
+    return _read_driver_cached(path, stat.st_size, stat.st_mtime_ns)
+
+
+# --- hosts ----------------------------------------------------------------------------------------
+
+class HostsStep(Step):
+    """This server's marked block in its hosts file."""
+
+    name = "hosts"
+
+    def _patch(self) -> FilePatch:
+        context = self.context
+        cluster_id = context.plan.cluster.domain
+        hosts_label = str(context.server.hosts_file)
+        entries = [(entry.address, entry.hostname) for entry in context.server.hosts_entries]
+
+        def transform(original: bytes) -> bytes:
+            shadows = hostsfile.shadowing_lines(original, cluster_id, entries, path=hosts_label)
+            if shadows:
+                listing = "; ".join(str(shadow) for shadow in shadows)
+                raise ConfigFileError(
+                    f"{hosts_label} already maps cluster host names to other addresses ({listing})",
+                    "remove or correct those lines: resolvers may pick any of them instead of ours")
+            return hostsfile.render_hosts(original, cluster_id, entries, path=hosts_label)
+
+        def owned(data: bytes) -> bytes:
+            block = hostsfile.read_block(data, cluster_id, path=hosts_label)
+            return repr(block).encode()
+
+        return FilePatch(path=context.server.hosts_file, label="hosts file", transform=transform, owned_part=owned)
+
+    def check(self) -> StepCheck:
+        patch = self._patch()
+        result = patch.check(self.context.state.file_fingerprint(self.name, patch.path))
+        return StepCheck(result.status, f"{patch.path}: {result.reason}", (result,))
+
+    def preview(self) -> StepPreview:
+        patch = self._patch()
+        result = patch.check(self.context.state.file_fingerprint(self.name, patch.path))
+        lines = [f"{entry.address} {entry.hostname}  # {entry.reason}" for entry in self.context.server.hosts_entries]
+        return StepPreview(tuple(lines), (result.diff,) if result.diff.changed else ())
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        from installer.atomic import backup_once
+
+        patch = self._patch()
+        state = self.context.state
+        result = patch.check(state.file_fingerprint(self.name, patch.path))
+        if result.status == Status.DRIFTED and not force:
+            raise DriftError([result])
+        if result.status == Status.DONE:
+            return StepResult(False, f"{patch.path} is up to date")
+        backup = backup_once(patch.path)
+        if backup is not None:
+            state.step(self.name)["backup"] = str(backup)
+        changed, fingerprint, diff = patch.apply()
+        state.record_file(self.name, patch.path, fingerprint)
+        return StepResult(changed, f"{patch.path} updated" + (f" (original kept as {backup})" if backup else ""),
+                          (diff,) if changed else ())
+
+
+# --- later work -----------------------------------------------------------------------------------
+
+class DatabaseStep(NotAvailableStep):
+    name = "database"
+    what = "creating the databases, loading dbscripts/mysql.sql and granting access"
+
+
+class StartStep(NotAvailableStep):
+    name = "start"
+    what = "starting the ELB, the manager and the workers"
+
+
+class VerifyStep(NotAvailableStep):
+    name = "verify"
+    what = "verifying that the cluster formed"
+
+
+STEP_CLASSES: dict[str, type[Step]] = {
+    "preflight": PreflightStep,
+    "extract": ExtractStep,
+    "configure": ConfigureStep,
+    "database": DatabaseStep,
+    "hosts": HostsStep,
+    "start": StartStep,
+    "verify": VerifyStep,
+}
