@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = _console(stderr=False)
+    err = _console(stderr=True)
     try:
         if args.command is None or args.command == "tui":
             return run_tui(getattr(args, "plan", None), getattr(args, "server", None))
@@ -112,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     parser.print_help()
     return EXIT_INVALID
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # Piped or captured output: wide enough that tables are never squeezed or cut.
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=200)
+    return console
 
 
 def run_tui(plan: Path | None, server: str | None) -> int:
@@ -228,11 +236,12 @@ def command_plan_check(args: argparse.Namespace, out: Console, err: Console) -> 
 
 
 def gather_secrets(args: argparse.Namespace, installer: Installer | None = None) -> Secrets:
-    prompt = terminal_prompt()
-    needs_app = installer is not None and _needs_app_password(installer)
-    app = resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV, args.db_password_file),
-                           prompt=prompt if needs_app else None)
+    """Passwords from files or the environment; a terminal prompt only for one that is needed."""
+    app = resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV, args.db_password_file))
     admin = resolve_password(PasswordSource("database admin password", ADMIN_PASSWORD_ENV, args.db_admin_password_file))
+    prompt = terminal_prompt()
+    if app is None and prompt is not None and installer is not None and _needs_app_password(installer):
+        app = prompt("Application database password: ") or None
     return Secrets(db_password=app, db_admin_password=admin)
 
 

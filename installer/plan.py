@@ -390,7 +390,11 @@ NODE_KEYS = {"name": True, "role": True, "offset": False, "member_port": False}
 
 
 def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
-    """Parse plan text; returns the plan (None when the shape is broken) and every problem found."""
+    """Parse plan text; returns the plan and every problem found.
+
+    The plan is None only when the file is not a YAML mapping at all. When there are errors the
+    plan is partial: rejected values are None (it must not be derived or applied).
+    """
     path = Path(path).resolve()
     data, lines, problems = _compose(text, path.name)
     source = PlanSource(path=path, text=text, lines=lines)
@@ -468,8 +472,8 @@ def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
                 if server is not None:
                     servers.append(server)
 
-    if any(problem.severity == "error" for problem in problems):
-        return None, problems
+    # Built even when values were rejected (they are None then), so cross-field checks that do
+    # not need them can still run and every problem is reported at once.
     plan = Plan(version=version, cluster=cluster, distributions=distributions, database=database,
                 servers=tuple(servers), source=source)
     return plan, problems

@@ -158,12 +158,18 @@ class PreflightStep(Step):
             if not os.access(target, os.W_OK):
                 found.append(f"{hosts_file} is not writable: run the installer as root (or with sudo -E), "
                              "or skip the hosts step and add the lines shown by --dry-run by hand")
-        if ("configure" in context.selected and any(node.is_esb for node in context.server.nodes)
-                and not context.secrets.db_password):
-            configure = ConfigureStep(context)
-            if configure.check().status != Status.DONE:
-                found.append("the application database password is needed to write master-datasources.xml: "
-                             "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
+        if "configure" in context.selected:
+            # Render every configuration file now (from the zips when not extracted yet), so a
+            # malformed file is reported before anything is extracted or written.
+            try:
+                configure_status = ConfigureStep(context).check().status
+            except ConfigFileError as error:
+                found.append(f"{error.message} ({error.hint})" if error.hint else error.message)
+            else:
+                if (configure_status != Status.DONE and not context.secrets.db_password
+                        and any(node.is_esb for node in context.server.nodes)):
+                    found.append("the application database password is needed to write master-datasources.xml: "
+                                 "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
         return found
 
     def check(self) -> StepCheck:
@@ -339,9 +345,11 @@ class ConfigureStep(Step):
 
         def xml(relative: str, patch: Callable[..., bytes], settings: object, **options: object) -> FilePatch:
             path = node.home / relative
+            # Until the home is extracted the original is the zip's copy: say so in errors.
+            shown = str(path) if node.home.exists() else f"{relative} in {source_zip.name} (for {node.name})"
             return FilePatch(
                 path=path, label=f"{node.name}: {relative}",
-                transform=lambda original: patch(original, settings, path=str(path)),
+                transform=lambda original: patch(original, settings, path=shown),
                 pristine=lambda: read_from_zip(source_zip, relative), **options)  # type: ignore[arg-type]
 
         patches = [

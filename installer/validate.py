@@ -39,8 +39,13 @@ def _node_path(plan: Plan, node_name: str, key: str | None = None) -> KeyPath:
     return ("servers",)
 
 
-def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = None) -> tuple[Layout, list[PlanProblem]]:
-    """Derive the layout and report every cross-field problem (errors and warnings)."""
+def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = None,
+             partial: bool = False) -> tuple[Layout | None, list[PlanProblem]]:
+    """Derive the layout and report every cross-field problem (errors and warnings).
+
+    ``partial``: the plan has shape errors (some values are None); only the checks that do not
+    need a derived layout run, and no layout is returned.
+    """
     source = plan.source
     problems: list[PlanProblem] = []
 
@@ -54,11 +59,15 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
     first_server: dict[str, int] = {}
     first_address: dict[str, int] = {}
     for index, server in enumerate(plan.servers):
+        if server.name is None:
+            continue
         if server.name in first_server:
             error(("servers", index, "name"), f"server name '{server.name}' is already used by servers[{first_server[server.name]}]",
                   "give every server its own name")
         else:
             first_server[server.name] = index
+        if server.address is None:
+            continue
         if server.address in first_address:
             other = plan.servers[first_address[server.address]].name
             error(("servers", index, "address"), f"{server.address} is already the address of {other}",
@@ -70,6 +79,8 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
     for server_index, server in enumerate(plan.servers):
         for node_index, node in enumerate(server.nodes):
             path: KeyPath = ("servers", server_index, "nodes", node_index, "name")
+            if node.name is None:
+                continue
             if node.name in first_node:
                 error(path, f"node name '{node.name}' is already used on {first_node[node.name]}",
                       "node names are folder names and must be unique in the whole plan")
@@ -99,20 +110,27 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
     names = cluster.hostnames
     seen_names: dict[str, str] = {}
     for key in ("worker", "mgt", "elb"):
-        value = getattr(names, key).lower()
+        value = (getattr(names, key) or "").lower()
+        if not value:
+            continue
         if value in seen_names:
             error(("cluster", "hostnames", key), f"'{value}' is also the {seen_names[value]} host name",
                   "the ELB routes by host name: worker, mgt and elb names must differ")
         seen_names.setdefault(value, key)
-    if cluster.domain == cluster.lb_domain:
+    if cluster.domain is not None and cluster.domain == cluster.lb_domain:
         error(("cluster", "lb_domain"), f"'{cluster.lb_domain}' is also the ESB cluster domain",
               "the ELB's own clustering domain must differ from cluster.domain (e.g. wso2.carbon.lb.domain)")
-    if cluster.elb_ports.http == cluster.elb_ports.https:
+    if cluster.elb_ports.http is not None and cluster.elb_ports.http == cluster.elb_ports.https:
         error(("cluster", "elb_ports", "https"), f"{cluster.elb_ports.https} is also the HTTP port",
               "use two different ports, e.g. 80/443 or 8280/8243")
-    if plan.database.server not in first_server:
+    if plan.database.server is not None and plan.database.server not in first_server:
         error(("database", "server"), f"'{plan.database.server}' is not a server of this plan",
               f"name the plan server whose run creates the databases: {', '.join(first_server)}")
+
+    if check_files:
+        problems.extend(_check_files(plan))
+    if partial:
+        return None, problems
 
     layout = derive(plan)
 
@@ -170,9 +188,6 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
     if low and not is_root:
         warning(("cluster", "elb_ports"), f"ports {', '.join(map(str, low))} are below 1024 and need root to bind",
                 "run the ELB's server as root, or use elb_ports {http: 8280, https: 8243}")
-
-    if check_files:
-        problems.extend(_check_files(plan))
     return layout, problems
 
 
@@ -182,7 +197,9 @@ def _check_files(plan: Plan) -> list[PlanProblem]:
     source = plan.source
     problems: list[PlanProblem] = []
     for key in ("esb", "elb"):
-        path: Path = getattr(plan.distributions, key)
+        path: Path | None = getattr(plan.distributions, key)
+        if path is None:
+            continue
         if not path.is_file():
             problems.append(source.problem(("distributions", key), f"{path} does not exist",
                                            f"download the {PRODUCT_LABELS[key]} {EXPECTED_VERSIONS[key]} zip and give its path"))
@@ -194,7 +211,9 @@ def _check_files(plan: Plan) -> list[PlanProblem]:
         except DistributionError as error:
             problems.append(source.problem(("distributions", key), error.message, error.hint))
     driver = plan.distributions.jdbc_driver
-    if not driver.is_file():
+    if driver is None:
+        pass
+    elif not driver.is_file():
         problems.append(source.problem(("distributions", "jdbc_driver"), f"{driver} does not exist",
                                        "download MySQL Connector/J and give the path of its .jar"))
     else:
@@ -210,9 +229,10 @@ def check_plan(path: Path, *, check_files: bool = True) -> CheckedPlan:
     plan, problems = load_plan_file(path)
     if plan is None:
         raise PlanError([problem for problem in problems if problem.severity == "error"])
-    layout, more = validate(plan, check_files=check_files)
+    shape_errors = any(problem.severity == "error" for problem in problems)
+    layout, more = validate(plan, check_files=check_files, partial=shape_errors)
     problems = problems + more
     errors = [problem for problem in problems if problem.severity == "error"]
-    if errors:
+    if errors or layout is None:
         raise PlanError(errors)
     return CheckedPlan(plan=plan, layout=layout, problems=tuple(problems))

@@ -1,0 +1,149 @@
+"""Bad input through the real CLI: a clear message, and nothing half-written."""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+
+import pytest
+
+from installer.cli import main
+from tests.support.build_distributions import FixtureFile, build_all, build_elb, build_esb
+from tests.support.plans import write_seed_plan
+from tests.test_apply_e2e import apply, run_cli, tree_snapshot
+
+SERVER = "server-206"
+
+
+@pytest.fixture(scope="module")
+def distributions(tmp_path_factory):
+    return build_all(tmp_path_factory.mktemp("dists"))
+
+
+def assert_nothing_installed(cluster):
+    homes = cluster.install_dir(SERVER)
+    assert not homes.exists() or not [p for p in homes.iterdir() if p.name != ".wso2-cluster"], \
+        sorted(str(p) for p in homes.iterdir())
+    assert b"BEGIN wso2-cluster-installer" not in cluster.hosts_file(SERVER).read_bytes()
+
+
+def test_zip_slip_archive_is_refused_with_the_entry_named(tmp_path, distributions):
+    evil = tmp_path / "evil" / "wso2esb-4.7.0.zip"
+    evil.parent.mkdir()
+    with zipfile.ZipFile(distributions["esb"]) as source, zipfile.ZipFile(evil, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        target.writestr("wso2esb-4.7.0/../../escaped.txt", b"gotcha")
+    cluster = write_seed_plan(tmp_path, {**distributions, "esb": evil})
+    result = apply(cluster, SERVER)
+    assert result.returncode in (1, 2), result.stdout
+    assert "wso2esb-4.7.0/../../escaped.txt" in result.stderr
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "server-206" / "escaped.txt").exists()
+    assert_nothing_installed(cluster)
+
+
+def test_truncated_zip_is_refused(tmp_path, distributions):
+    cut = tmp_path / "cut" / "wso2esb-4.7.0.zip"
+    cut.parent.mkdir()
+    data = distributions["esb"].read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    cluster = write_seed_plan(tmp_path, {**distributions, "esb": cut})
+    result = apply(cluster, SERVER)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "wso2esb-4.7.0.zip" in result.stderr and "distributions.esb" in result.stderr
+    assert_nothing_installed(cluster)
+
+
+def test_wrong_products_zip_is_refused(tmp_path, distributions):
+    cluster = write_seed_plan(tmp_path, {**distributions, "esb": distributions["elb"]})
+    result = apply(cluster, SERVER)
+    assert result.returncode == 2
+    assert "distributions.esb" in result.stderr and "Elastic Load Balancer" in result.stderr
+    assert_nothing_installed(cluster)
+
+
+def test_missing_files_are_named_by_plan_check(tmp_path, distributions, capsys):
+    cluster = write_seed_plan(tmp_path, {**distributions, "jdbc_driver": tmp_path / "nope.jar"})
+    assert main(["plan", "check", str(cluster.plan)]) == 2
+    err = capsys.readouterr().err
+    assert "distributions.jdbc_driver" in err and "nope.jar does not exist" in err
+
+
+def test_malformed_xml_inside_a_distribution_names_file_and_line(tmp_path):
+    def break_registry(files):
+        text = files["repository/conf/registry.xml"].data.decode()
+        lines = text.splitlines(keepends=True)
+        lines[5] = lines[5].rstrip("\n") + " <unclosed>\n"
+        files["repository/conf/registry.xml"] = FixtureFile("".join(lines).encode())
+
+    dists = tmp_path / "dists"
+    broken = {
+        "esb": build_esb(dists, mutate=break_registry),
+        "elb": build_elb(dists),
+        "jdbc_driver": build_all(tmp_path / "more")["jdbc_driver"],
+    }
+    cluster = write_seed_plan(tmp_path / "run", broken)
+    result = apply(cluster, SERVER)
+    assert result.returncode == 1
+    assert "repository/conf/registry.xml in wso2esb-4.7.0.zip" in result.stderr
+    assert "line 6" in result.stderr  # where the unclosed tag is
+    # Preflight renders every file from the zips: nothing is extracted or written.
+    assert_nothing_installed(cluster)
+
+
+def test_malformed_xml_found_after_extraction_leaves_every_file_unpatched(tmp_path, distributions):
+    cluster = write_seed_plan(tmp_path, distributions)
+    assert apply(cluster, SERVER, "--only", "preflight,extract").returncode == 0
+    extracted = tree_snapshot(cluster.install_dir(SERVER))
+    registry = cluster.home(SERVER, "worker2") / "repository/conf/registry.xml"
+    registry.write_bytes(registry.read_bytes().replace(b"</wso2registry>", b"<oops></wso2registry>"))
+    result = apply(cluster, SERVER)
+    assert result.returncode == 1
+    assert str(registry) in result.stderr and "line" in result.stderr
+    # Every file of every node renders before the first write: nothing patched anywhere.
+    after = tree_snapshot(cluster.install_dir(SERVER))
+    changed = sorted(path for path in after if after[path] != extracted.get(path))
+    assert changed == ["worker2/repository/conf/registry.xml"]
+    assert b"BEGIN wso2-cluster-installer" not in cluster.hosts_file(SERVER).read_bytes()
+
+
+def test_plan_check_prints_the_layout(tmp_path, distributions, capsys):
+    cluster = write_seed_plan(tmp_path, distributions)
+    assert main(["plan", "check", str(cluster.plan)]) == 0
+    out = capsys.readouterr().out
+    assert "worker3" in out and "3 (pinned)" in out and "port.mapping.80" in out and "9764" in out
+    assert "the plan is valid" in out
+
+
+def test_plan_check_lists_every_error_with_exit_2(tmp_path, distributions):
+    cluster = write_seed_plan(tmp_path, distributions)
+    text = cluster.plan.read_text().replace("role: manager", "role: worker").replace("port: 3306", "port: 0")
+    cluster.plan.write_text(text)
+    result = run_cli("plan", "check", cluster.plan)
+    assert result.returncode == 2
+    assert "2 problems" in result.stderr
+    assert "plan.yaml:" in result.stderr and "database.port" in result.stderr and "no node with role manager" in result.stderr
+
+
+def test_existing_folder_not_ours_is_never_overwritten(tmp_path, distributions):
+    cluster = write_seed_plan(tmp_path, distributions)
+    mine = cluster.home(SERVER, "worker2")
+    mine.mkdir(parents=True)
+    (mine / "precious.txt").write_text("keep me")
+    result = apply(cluster, SERVER)
+    assert result.returncode == 1
+    assert str(mine) in result.stderr and "move" in result.stderr
+    assert (mine / "precious.txt").read_text() == "keep me"
+    assert not cluster.home(SERVER, "manager").exists()
+
+
+def test_hosts_line_mapping_our_name_elsewhere_is_refused(tmp_path, distributions):
+    cluster = write_seed_plan(tmp_path, distributions)
+    hosts = cluster.hosts_file(SERVER)
+    hosts.write_text(hosts.read_text() + "10.1.1.1 elb.wso2.com\n")
+    before = hosts.read_bytes()
+    result = apply(cluster, SERVER)
+    assert result.returncode == 1
+    assert "elb.wso2.com" in result.stderr and "10.1.1.1" in result.stderr
+    assert hosts.read_bytes() == before
+    assert stat.S_ISREG(hosts.stat().st_mode)
