@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer.derive import Layout, derive
+from installer.distribution import check_archive, expect_product, inspect_distribution, inspect_jdbc_driver
 from installer.errors import DistributionError, PlanError
 from installer.plan import KeyPath, Plan, PlanProblem, load_plan_file
 
@@ -192,8 +193,6 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
 
 
 def _check_files(plan: Plan) -> list[PlanProblem]:
-    from installer.distribution import expect_product, inspect_distribution, inspect_jdbc_driver
-
     source = plan.source
     problems: list[PlanProblem] = []
     for key in ("esb", "elb"):
@@ -208,6 +207,7 @@ def _check_files(plan: Plan) -> list[PlanProblem]:
             info = inspect_distribution(path)
             for warning_text in expect_product(info, key, EXPECTED_VERSIONS[key]):
                 problems.append(source.problem(("distributions", key), warning_text, severity="warning"))
+            check_archive(path)
         except DistributionError as error:
             problems.append(source.problem(("distributions", key), error.message, error.hint))
     driver = plan.distributions.jdbc_driver
