@@ -74,7 +74,9 @@ def test_diffs_never_show_secrets(tmp_path):
     patch = FilePatch(path=target, label="t", secrets=("new-secret",),
                       transform=lambda _: b"<password>new-secret</password>\n<url>y new-secret</url>\n")
     text = patch.check(None).diff.text
-    assert "secret" not in text and "********" in text and "+<url>y ********</url>" in text
+    body = text.split("\n", 2)[2]  # past the ---/+++ header lines, which name the file
+    assert "old-secret" not in text and "new-secret" not in text
+    assert " <password>********</password>" in body and "+<url>y ********</url>" in body
 
 
 def test_redact_passwords_keeps_attributes():
