@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="show each step as done / pending / drifted")
     server_options(status)
+    password_options(status)
     status.add_argument("--diff", action="store_true", help="also print the diff of every file not up to date")
 
     tui = commands.add_parser("tui", help="open the guided installer (the default without a command)")
@@ -240,8 +241,12 @@ def gather_secrets(args: argparse.Namespace, installer: Installer | None = None)
     app = resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV, args.db_password_file))
     admin = resolve_password(PasswordSource("database admin password", ADMIN_PASSWORD_ENV, args.db_admin_password_file))
     prompt = terminal_prompt()
-    if app is None and prompt is not None and installer is not None and _needs_app_password(installer):
-        app = prompt("Application database password: ") or None
+    if prompt is not None and installer is not None:
+        on_database_server = installer.plan.database.server == installer.server.name
+        if admin is None and on_database_server and "database" in installer.selected:
+            admin = prompt(f"Database admin password ({installer.plan.database.admin_user}): ") or None
+        if app is None and ("database" in installer.selected or _needs_app_password(installer)):
+            app = prompt(f"Application database password ({installer.plan.database.user}): ") or None
     return Secrets(db_password=app, db_admin_password=admin)
 
 
@@ -300,6 +305,7 @@ def summarise(outcomes: Sequence[StepOutcome], installer: Installer, out: Consol
 def command_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     checked = check_plan(args.plan, check_files=False)
     installer = Installer(checked, args.server)
+    installer.context.secrets = gather_secrets(args)  # files and environment only: status never prompts
     table = Table(title=f"{installer.server.name}: {installer.state_file}", title_justify="left")
     table.add_column("step")
     table.add_column("status")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from installer import hostsfile
+from installer import database, hostsfile
 from installer.derive import Layout, NodeLayout, ServerLayout
-from installer.errors import ConfigFileError, DistributionError, InstallerError, NotAvailableYet
+from installer.errors import ConfigFileError, DistributionError, InstallerError, NotAvailableYet, SecretError
 from installer.events import EventSink, Note, Progress, ignore_events
 from installer.faults import crash_point
 from installer.patchers.axis2 import patch_axis2
@@ -30,6 +30,7 @@ from installer.patchers.registry import patch_registry
 from installer.patchers.usermgt import patch_user_mgt
 from installer.plan import Plan
 from installer.secrets import Secrets
+from installer.sqlscript import split_statements
 from installer.state import State
 
 STEP_NAMES = ("preflight", "extract", "configure", "database", "hosts", "start", "verify")
@@ -41,6 +42,7 @@ DATASOURCES_XML = "repository/conf/datasources/master-datasources.xml"
 USER_MGT_XML = "repository/conf/user-mgt.xml"
 REGISTRY_XML = "repository/conf/registry.xml"
 DRIVER_DIR = "repository/components/lib"
+MYSQL_SCRIPT = "dbscripts/mysql.sql"
 
 # Placeholder used to render master-datasources.xml for a check when no password was given and
 # none of ours is on disk yet; such a file is always "pending", never written with it.
@@ -519,9 +521,162 @@ class HostsStep(Step):
 
 # --- later work -----------------------------------------------------------------------------------
 
-class DatabaseStep(NotAvailableStep):
+class DatabaseStep(Step):
+    """The seed's "Setting up the central database": created on the plan's database server,
+    checked from every other server as the nodes will connect."""
+
     name = "database"
-    what = "creating the databases, loading dbscripts/mysql.sql and granting access"
+
+    @property
+    def on_database_server(self) -> bool:
+        return self.context.plan.database.server == self.context.server.name
+
+    def _endpoint(self) -> database.Endpoint:
+        db = self.context.plan.database
+        return database.Endpoint(db.address, db.port, bind_address=self.context.server.address)
+
+    def _script(self) -> tuple[str, list]:
+        """The distribution's own dbscripts/mysql.sql: from an extracted ESB home here, else the zip."""
+        for node in self.context.server.nodes:
+            path = node.home / MYSQL_SCRIPT
+            if node.is_esb and path.is_file():
+                return str(path), database.read_script(path)
+        source_zip = self.context.plan.distributions.esb
+        data = read_from_zip(source_zip, MYSQL_SCRIPT)
+        if data is None:
+            raise database.DatabaseError(f"{source_zip.name} has no {MYSQL_SCRIPT}",
+                                         "use the ESB distribution zip as downloaded from WSO2")
+        label = f"{MYSQL_SCRIPT} in {source_zip.name}"
+        return label, split_statements(data.decode("utf-8", "surrogateescape"), source=label)
+
+    def _node_databases(self) -> list[str]:
+        """The databases the nodes of this server connect to."""
+        db = self.context.plan.database
+        names: list[str] = []
+        for node in self.context.server.nodes:
+            if node.is_esb:
+                names += [node.local_registry_db or "", db.registry_db, db.user_db]
+        return [name for name in dict.fromkeys(names) if name]
+
+    def _admin_password(self) -> str:
+        password = self.context.secrets.db_admin_password
+        if not password:
+            raise SecretError("the database admin password is needed on the database server",
+                              "set WSO2_DB_ADMIN_PASSWORD, or give --db-admin-password-file FILE, "
+                              "or run on a terminal to be asked")
+        return password
+
+    def _app_password(self) -> str:
+        password = self.context.secrets.db_password
+        if not password:
+            raise SecretError("the application database password is needed",
+                              "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
+        return password
+
+    def _inspect(self) -> tuple[database.DatabaseReport, list, str]:
+        label, statements = self._script()
+        db = self.context.plan.database
+        with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
+            report = database.inspect(connection, self.context.layout, statements)
+        return report, statements, label
+
+    def _access_problems(self) -> list[str]:
+        if not self._node_databases():
+            return []
+        db = self.context.plan.database
+        return database.check_application_access(self._endpoint(), db.user, self._app_password(),
+                                                 self._node_databases())
+
+    def check(self) -> StepCheck:
+        try:
+            if not self.on_database_server:
+                if not self._node_databases():
+                    return StepCheck(Status.DONE, "no ESB node on this server: nothing to check")
+                problems = self._access_problems()
+                if problems:
+                    return StepCheck(Status.FAILED, "; ".join(problems))
+                return StepCheck(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
+                                 f"from {self.context.server.address}")
+            report, _, _ = self._inspect()
+        except SecretError as error:
+            if self.context.state.step_status(self.name) == Status.DONE:
+                return StepCheck(Status.DONE, f"done at the last run (not re-checked: {error.message})")
+            return StepCheck(Status.PENDING, f"cannot look yet: {error.message}")
+        except InstallerError as error:
+            return StepCheck(Status.FAILED, error.message)
+        summary = "; ".join(report.summary())
+        if report.foreign:
+            return StepCheck(Status.FAILED, summary)
+        if not report.complete:
+            return StepCheck(Status.PENDING, summary)
+        if self.context.secrets.db_password:
+            problems = self._access_problems()
+            if problems:
+                return StepCheck(Status.FAILED, "; ".join(problems))
+        return StepCheck(Status.DONE, summary)
+
+    def preview(self) -> StepPreview:
+        if not self.on_database_server:
+            names = ", ".join(self._node_databases()) or "(none)"
+            return StepPreview((f"check that '{self.context.plan.database.user}' reaches {names} at "
+                                f"{self._endpoint()} from {self.context.server.address}",))
+        try:
+            report, statements, label = self._inspect()
+        except InstallerError as error:
+            return StepPreview((f"cannot look at the database server ({error.message}); it would run:",
+                                *self._all_actions_shown()))
+        actions = database.planned_actions(report, statements)
+        lines = [*report.summary(), f"statements to run ({len(actions)}; schema from {label}):"]
+        lines += [f"  {action.shown};" for action in actions]
+        return StepPreview(tuple(lines))
+
+    def _all_actions_shown(self) -> list[str]:
+        label, statements = self._script()
+        empty = database.DatabaseReport(
+            schemas=tuple(database.SchemaReport(name, exists=False) for name in database.database_names(self.context.layout)),
+            user_hosts=frozenset(), grants=frozenset(), wanted_hosts=database.client_hosts(self.context.layout),
+            user=self.context.plan.database.user)
+        return [f"  {action.shown};" for action in database.planned_actions(empty, statements)]
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        if not self.on_database_server:
+            problems = self._access_problems()
+            if problems:
+                raise database.DatabaseError(
+                    "the nodes of this server could not reach their databases:\n  " + "\n  ".join(problems),
+                    f"run the database step on {self.context.plan.database.server} first, then run again here")
+            return StepResult(False, f"the application user reaches {', '.join(self._node_databases())}")
+        db = self.context.plan.database
+        label, statements = self._script()
+        with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
+            missing = database.missing_admin_privileges(connection)
+            if missing:
+                raise database.DatabaseError(
+                    f"the admin user '{db.admin_user}' lacks {', '.join(missing)} on {self._endpoint()}; nothing was changed",
+                    f"use an account with CREATE, CREATE USER and GRANT OPTION, e.g. "
+                    f"GRANT ALL PRIVILEGES ON *.* TO '{db.admin_user}'@'{self.context.server.address}' WITH GRANT OPTION")
+            report = database.inspect(connection, self.context.layout, statements)
+            if report.foreign and not force:
+                listing = "; ".join(f"{schema.database}: {', '.join(sorted(schema.foreign_tables))}"
+                                    for schema in report.foreign)
+                raise database.DatabaseError(
+                    f"databases hold tables that are not from Carbon's schema ({listing}); nothing was changed",
+                    "use other database names in the plan, or run with --force to load Carbon's schema next to "
+                    "them (the installer never drops anything)")
+            actions = database.planned_actions(report, statements)
+            if report.missing_users:
+                self._app_password()
+            run = database.DatabaseRun(connection, label, self.context.secrets.db_password or "")
+            for action in actions:
+                run.run([action])
+                self.note(action.shown)
+        if self.context.secrets.db_password:
+            problems = self._access_problems()
+            if problems:
+                raise database.DatabaseError("after setting up the databases the application user still cannot "
+                                             "reach them:\n  " + "\n  ".join(problems),
+                                             "see the messages above")
+        return StepResult(bool(actions), f"{len(actions)} statement(s) run" if actions else "already in place")
 
 
 class StartStep(NotAvailableStep):

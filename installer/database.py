@@ -1,0 +1,437 @@
+"""The central database on MySQL / MariaDB, done for real with PyMySQL.
+
+On the plan's database server run: create the databases, load the distribution's own
+``dbscripts/mysql.sql`` into each (idempotently, though Carbon's scripts are not), create the
+application user for every client address and grant it everything on exactly those databases.
+On every other server: only check, as the nodes will connect (client socket bound to this
+server's plan address).
+
+Identifiers are validated by the plan and always backtick-quoted here; user names, hosts and
+passwords are passed as parameters, never pasted into statement text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymysql
+import pymysql.err
+
+from installer.derive import Layout
+from installer.errors import InstallerError
+from installer.sqlscript import Statement, script_objects, split_statements
+
+DATABASE_CHARSET = "latin1"  # what WSO2's MySQL instructions of the Carbon 4 era ask for (767-byte keys)
+CONNECT_TIMEOUT = 10
+# Privileges "ALL" grants on a database; enough of them to tell the grant is there.
+ESSENTIAL_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "INDEX", "ALTER"})
+REDACTED = "'********'"
+
+
+class DatabaseError(InstallerError):
+    title = "Database problem"
+
+
+def quote_identifier(name: str) -> str:
+    """Backtick-quote an identifier the plan already validated ([A-Za-z0-9_$]{1,64})."""
+    if not name or "`" in name or len(name) > 64:
+        raise ValueError(f"not a valid identifier: {name!r}")
+    return f"`{name}`"
+
+
+def grant_pattern(database: str) -> str:
+    """``_`` and ``%`` are wildcards in database-level grants: escape them so the grant covers
+    exactly this database (WSO2_USER_DB, not WSO2XUSERXDB)."""
+    return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+# --- connecting --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Endpoint:
+    address: str
+    port: int
+    bind_address: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.address}:{self.port}"
+
+
+def connect(endpoint: Endpoint, user: str, password: str, *, database: str | None = None,
+            role: str = "admin") -> pymysql.connections.Connection:
+    """A connection, with errors turned into messages an operator can act on.
+
+    ``role`` is "admin" or "application", used in messages only. The client socket is bound to
+    ``endpoint.bind_address`` (this server's plan address) when that address exists here.
+    """
+    bind = endpoint.bind_address if endpoint.bind_address and _is_local_address(endpoint.bind_address) else None
+    try:
+        return pymysql.connect(host=endpoint.address, port=endpoint.port, user=user, password=password,
+                               database=database, bind_address=bind, connect_timeout=CONNECT_TIMEOUT,
+                               autocommit=True, charset="utf8mb4")
+    except pymysql.err.OperationalError as error:
+        raise _connect_error(error, endpoint, user, database, role, bind) from None
+
+
+def _is_local_address(address: str) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError as error:
+            if error.errno == errno.EADDRNOTAVAIL:
+                return False
+            raise
+    return True
+
+
+def _connect_error(error: pymysql.err.OperationalError, endpoint: Endpoint, user: str, database: str | None,
+                   role: str, bind: str | None) -> DatabaseError:
+    code = error.args[0] if error.args else None
+    server_message = error.args[1] if len(error.args) > 1 else str(error)
+    source = f" from {bind}" if bind else ""
+    if code == 1045:
+        if role == "admin":
+            return DatabaseError(
+                f"the database server at {endpoint} refused the admin user '{user}'{source}: {server_message}",
+                "check database.admin_user and the admin password (WSO2_DB_ADMIN_PASSWORD or "
+                "--db-admin-password-file); the account must be allowed to connect from this server's address")
+        return DatabaseError(
+            f"the database server at {endpoint} refused the application user '{user}'{source}: {server_message}",
+            f"the grant does not cover this address ({bind or 'this server'}) or the password differs: run the "
+            "database step on the database server first (it grants every plan server's address), "
+            "and check WSO2_DB_PASSWORD")
+    if code == 1044 or code == 1049:
+        return DatabaseError(
+            f"the {role} user '{user}' cannot use database {database} on {endpoint}{source}: {server_message}",
+            "run the database step on the database server first; it creates the databases and the grants")
+    if code in (2003, 2005, 2006, 2013):
+        return DatabaseError(
+            f"cannot reach the database server at {endpoint}{source}: {server_message}",
+            "check that MySQL/MariaDB runs there, listens on that address and port (bind-address, port), "
+            "and that no firewall blocks it; then run again")
+    return DatabaseError(f"cannot connect to the database server at {endpoint}{source}: {server_message}",
+                         "check the database settings of the plan")
+
+
+# --- what is there -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SchemaReport:
+    database: str
+    exists: bool
+    tables: frozenset[str] = frozenset()
+    missing_tables: frozenset[str] = frozenset()
+    foreign_tables: frozenset[str] = frozenset()
+    missing_indexes: frozenset[tuple[str, str]] = frozenset()
+    missing_constraints: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def state(self) -> str:
+        """absent | empty | loaded | partial"""
+        if not self.exists:
+            return "absent"
+        script_tables_present = self.tables - self.foreign_tables
+        if not script_tables_present:
+            return "empty"
+        if self.missing_tables or self.missing_indexes or self.missing_constraints:
+            return "partial"
+        return "loaded"
+
+
+@dataclass(frozen=True)
+class DatabaseReport:
+    schemas: tuple[SchemaReport, ...]
+    user_hosts: frozenset[str]
+    grants: frozenset[tuple[str, str]]  # (host, database) pairs that hold the essential privileges
+    wanted_hosts: tuple[str, ...]
+    user: str
+
+    def schema(self, name: str) -> SchemaReport:
+        return next(schema for schema in self.schemas if schema.database == name)
+
+    @property
+    def missing_users(self) -> tuple[str, ...]:
+        return tuple(host for host in self.wanted_hosts if host not in self.user_hosts)
+
+    @property
+    def missing_grants(self) -> tuple[tuple[str, str], ...]:
+        return tuple((host, schema.database) for host in self.wanted_hosts for schema in self.schemas
+                     if (host, schema.database) not in self.grants)
+
+    @property
+    def foreign(self) -> tuple[SchemaReport, ...]:
+        return tuple(schema for schema in self.schemas if schema.foreign_tables)
+
+    @property
+    def complete(self) -> bool:
+        return (all(schema.state == "loaded" for schema in self.schemas) and not self.missing_users
+                and not self.missing_grants)
+
+    def summary(self) -> list[str]:
+        lines = []
+        for schema in self.schemas:
+            detail = {"absent": "to create", "empty": "exists, schema to load", "loaded": "schema loaded",
+                      "partial": "schema partly loaded, to complete"}[schema.state]
+            if schema.foreign_tables:
+                detail += f"; holds tables not from Carbon: {', '.join(sorted(schema.foreign_tables))}"
+            lines.append(f"database {schema.database}: {detail}")
+        for host in self.wanted_hosts:
+            user_state = "exists" if host in self.user_hosts else "to create"
+            missing = [db for h, db in self.missing_grants if h == host]
+            grant_state = f"grants to add on {', '.join(missing)}" if missing else "grants in place"
+            lines.append(f"user '{self.user}'@'{host}': {user_state}, {grant_state}")
+        return lines
+
+
+def client_hosts(layout: Layout) -> tuple[str, ...]:
+    """The addresses the application user connects from: every server running an ESB node, plus
+    localhost / 127.0.0.1 where such a node runs on the database host itself."""
+    database_address = layout.plan.database.address
+    hosts: list[str] = []
+    for server in layout.servers:
+        if not any(node.is_esb for node in server.nodes):
+            continue
+        hosts.append(server.address)
+        if server.address == database_address:
+            hosts += ["localhost", "127.0.0.1"]
+    return tuple(dict.fromkeys(hosts))
+
+
+def database_names(layout: Layout) -> tuple[str, ...]:
+    return tuple(database.name for database in layout.databases)
+
+
+def inspect_schema(connection: pymysql.connections.Connection, name: str,
+                   statements: Sequence[Statement]) -> SchemaReport:
+    """How much of the script's schema database ``name`` holds, and what else it holds."""
+    objects = script_objects(statements)
+    script_tables = {table.upper() for table in objects.tables}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,))
+        if cursor.fetchone() is None:
+            return SchemaReport(name, exists=False)
+        cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (name,))
+        tables = frozenset(row[0].upper() for row in cursor.fetchall())
+        cursor.execute("SELECT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s",
+                       (name,))
+        indexes = {(table.upper(), index.upper()) for table, index in cursor.fetchall()}
+        cursor.execute("SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS "
+                       "WHERE TABLE_SCHEMA = %s", (name,))
+        constraints = {(table.upper(), constraint.upper()) for table, constraint in cursor.fetchall()}
+    return SchemaReport(
+        name, exists=True, tables=tables,
+        missing_tables=frozenset(script_tables - tables),
+        foreign_tables=frozenset(tables - script_tables),
+        missing_indexes=frozenset((t.upper(), i.upper()) for t, i in objects.indexes) - indexes,
+        missing_constraints=frozenset((t.upper(), c.upper()) for t, c in objects.constraints) - constraints,
+    )
+
+
+def inspect(connection: pymysql.connections.Connection, layout: Layout, statements: Sequence[Statement]) -> DatabaseReport:
+    """Databases, schemas, users and grants as they are on the server."""
+    try:
+        return _inspect(connection, layout, statements)
+    except pymysql.err.MySQLError as error:
+        server_message = error.args[1] if len(error.args) > 1 else str(error)
+        raise DatabaseError(
+            f"the admin user cannot look at the databases, users and grants: {server_message}",
+            "the admin account needs CREATE, CREATE USER, GRANT OPTION and read access to the mysql schema "
+            "(for example GRANT ALL PRIVILEGES ON *.* ... WITH GRANT OPTION)") from None
+
+
+def _inspect(connection: pymysql.connections.Connection, layout: Layout, statements: Sequence[Statement]) -> DatabaseReport:
+    user = layout.plan.database.user
+    schemas = tuple(inspect_schema(connection, name, statements) for name in database_names(layout))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT Host FROM mysql.user WHERE User = %s", (user,))
+        user_hosts = frozenset(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT GRANTEE, TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES")
+        privileges: dict[tuple[str, str], set[str]] = {}
+        for grantee, schema, privilege in cursor.fetchall():
+            grantee_user, _, grantee_host = grantee.partition("@")
+            if grantee_user.strip("'") != user:
+                continue
+            key = (grantee_host.strip("'"), schema.replace("\\_", "_").replace("\\%", "%").replace("\\\\", "\\"))
+            privileges.setdefault(key, set()).add(privilege.upper())
+    grants = frozenset(key for key, held in privileges.items() if ESSENTIAL_PRIVILEGES <= held)
+    return DatabaseReport(schemas=schemas, user_hosts=user_hosts, grants=grants,
+                          wanted_hosts=client_hosts(layout), user=user)
+
+
+def load_schema(connection: pymysql.connections.Connection, name: str, statements: Sequence[Statement],
+                script_label: str) -> list[str]:
+    """Create ``name`` if needed and bring the script's schema into it; returns what ran."""
+    report = inspect_schema(connection, name, statements)
+    actions: list[SqlAction] = []
+    if not report.exists:
+        sql = f"CREATE DATABASE IF NOT EXISTS {quote_identifier(name)} CHARACTER SET {DATABASE_CHARSET}"
+        actions.append(SqlAction(sql, shown=sql))
+    actions += load_actions(report, statements)
+    run = DatabaseRun(connection, script_label, app_password="")
+    run.run(actions)
+    return run.done
+
+
+# --- what to run ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SqlAction:
+    """One statement to run; ``shown`` is the statement with parameters inlined and passwords masked."""
+
+    sql: str
+    params: tuple[str, ...] = ()
+    shown: str = ""
+    database: str | None = None
+    statement: Statement | None = None
+
+
+def load_actions(schema: SchemaReport, statements: Sequence[Statement]) -> list[SqlAction]:
+    """The statements of the script still to run in ``schema``: everything for an empty database;
+    for a partly loaded one only what creates a missing table, index or constraint (Carbon's
+    CREATE INDEX and ALTER TABLE ... ADD CONSTRAINT fail when run twice)."""
+    if schema.state == "loaded":
+        return []
+    fresh = schema.state in ("absent", "empty")
+    actions = []
+    for statement in statements:
+        if fresh:
+            wanted = True
+        elif statement.kind == "create_table":
+            wanted = statement.name.upper() in schema.missing_tables
+        elif statement.kind in ("create_index", "add_index"):
+            wanted = (statement.table.upper(), statement.name.upper()) in schema.missing_indexes
+        elif statement.kind == "add_constraint":
+            wanted = (statement.table.upper(), statement.name.upper()) in schema.missing_constraints
+        else:
+            wanted = False  # data or settings: only on a fresh load, never twice
+        if wanted:
+            actions.append(SqlAction(statement.text, shown=_one_line(statement.text), database=schema.database,
+                                     statement=statement))
+    return actions
+
+
+def _one_line(text: str, limit: int = 110) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def planned_actions(report: DatabaseReport, statements: Sequence[Statement]) -> list[SqlAction]:
+    actions: list[SqlAction] = []
+    for schema in report.schemas:
+        if not schema.exists:
+            sql = f"CREATE DATABASE IF NOT EXISTS {quote_identifier(schema.database)} CHARACTER SET {DATABASE_CHARSET}"
+            actions.append(SqlAction(sql, shown=sql))
+        actions.extend(load_actions(schema, statements))
+    user = report.user
+    for host in report.missing_users:
+        actions.append(SqlAction("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, "<password>"),
+                                 shown=f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY {REDACTED}"))
+    for host, database in report.missing_grants:
+        quote_identifier(database)  # validates the name; the grant uses its escaped pattern
+        pattern = f"`{grant_pattern(database)}`"
+        sql = f"GRANT ALL PRIVILEGES ON {pattern}.* TO %s@%s"
+        actions.append(SqlAction(sql, (user, host), shown=f"GRANT ALL PRIVILEGES ON {pattern}.* TO '{user}'@'{host}'"))
+    return actions
+
+
+# --- doing it ---------------------------------------------------------------------------------------------
+
+@dataclass
+class DatabaseRun:
+    """Runs actions on an admin connection; stops at the first error with a clear message."""
+
+    connection: pymysql.connections.Connection
+    script_label: str
+    app_password: str
+    done: list[str] = field(default_factory=list)
+
+    def run(self, actions: Sequence[SqlAction]) -> None:
+        current_database: str | None = None
+        with self.connection.cursor() as cursor:
+            for action in actions:
+                if action.database and action.database != current_database:
+                    cursor.execute(f"USE {quote_identifier(action.database)}")
+                    current_database = action.database
+                params = tuple(self.app_password if value == "<password>" else value for value in action.params)
+                try:
+                    cursor.execute(action.sql, params or None)
+                except pymysql.err.MySQLError as error:
+                    raise self._failure(action, error) from None
+                self.done.append(action.shown)
+
+    def _failure(self, action: SqlAction, error: pymysql.err.MySQLError) -> DatabaseError:
+        code = error.args[0] if error.args else None
+        server_message = error.args[1] if len(error.args) > 1 else str(error)
+        if action.statement is not None:
+            statement = action.statement
+            return DatabaseError(
+                f"{self.script_label}: statement {statement.number} (line {statement.line}) failed in "
+                f"{action.database}: {server_message}",
+                "the next run completes the schema from where it stopped; if the script itself is wrong, "
+                "use the distribution's own dbscripts/mysql.sql")
+        if code in (1044, 1045, 1142, 1227, 1410) or "denied" in str(server_message).lower():
+            return DatabaseError(
+                f"the admin user may not do this: {action.shown}: {server_message}",
+                "the admin account needs CREATE, CREATE USER and GRANT OPTION (for example "
+                "GRANT ALL PRIVILEGES ON *.* TO admin WITH GRANT OPTION), or use one that has them")
+        return DatabaseError(f"the database server refused: {action.shown}: {server_message}",
+                             "fix the cause and run again; what was done so far stays and is not repeated")
+
+
+def missing_admin_privileges(connection: pymysql.connections.Connection) -> list[str]:
+    """Global privileges the admin needs but lacks: CREATE, CREATE USER, and GRANT OPTION."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES "
+                       "WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "
+                       "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')")
+        rows = cursor.fetchall()
+    held = {privilege.upper() for privilege, _ in rows}
+    grantable = any(is_grantable == "YES" for _, is_grantable in rows)
+    missing = [privilege for privilege in ("CREATE", "CREATE USER") if privilege not in held]
+    if not grantable:
+        missing.append("GRANT OPTION")
+    return missing
+
+
+def read_script(path: Path) -> list[Statement]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as error:
+        raise DatabaseError(f"cannot read {path}: {error.strerror}", "check the ESB home") from error
+    return split_statements(text, source=str(path))
+
+
+@contextlib.contextmanager
+def admin_connection(endpoint: Endpoint, user: str, password: str) -> Iterator[pymysql.connections.Connection]:
+    connection = connect(endpoint, user, password, role="admin")
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def check_application_access(endpoint: Endpoint, user: str, password: str, databases: Sequence[str]) -> list[str]:
+    """Connect as the nodes will, to each database; returns problems (empty when all is well)."""
+    problems = []
+    for database in databases:
+        try:
+            connection = connect(endpoint, user, password, database=database, role="application")
+        except DatabaseError as error:
+            problems.append(f"{database}: {error.message}")
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+                (count,) = cursor.fetchone()
+            if not count:
+                problems.append(f"{database}: reachable but holds no tables: run the database step on the "
+                                "database server first")
+        finally:
+            connection.close()
+    return problems
