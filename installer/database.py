@@ -416,22 +416,39 @@ def admin_connection(endpoint: Endpoint, user: str, password: str) -> Iterator[p
         connection.close()
 
 
-def check_application_access(endpoint: Endpoint, user: str, password: str, databases: Sequence[str]) -> list[str]:
+@dataclass(frozen=True)
+class AccessProblem:
+    database: str
+    message: str
+    denied: bool  # the server refused the user (password or grant), as opposed to unreachable / empty
+
+    def __str__(self) -> str:
+        return f"{self.database}: {self.message}"
+
+
+def check_application_access(endpoint: Endpoint, user: str, password: str,
+                             databases: Sequence[str]) -> list[AccessProblem]:
     """Connect as the nodes will, to each database; returns problems (empty when all is well)."""
     problems = []
-    for database in databases:
+    for name in databases:
         try:
-            connection = connect(endpoint, user, password, database=database, role="application")
+            connection = connect(endpoint, user, password, database=name, role="application")
         except DatabaseError as error:
-            problems.append(f"{database}: {error.message}")
+            problems.append(AccessProblem(name, error.message, denied="refused the application user" in error.message))
             continue
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
                 (count,) = cursor.fetchone()
             if not count:
-                problems.append(f"{database}: reachable but holds no tables: run the database step on the "
-                                "database server first")
+                problems.append(AccessProblem(name, "reachable but holds no tables: run the database step on the "
+                                              "database server first", denied=False))
         finally:
             connection.close()
     return problems
+
+
+def set_password_actions(user: str, hosts: Sequence[str]) -> list[SqlAction]:
+    """ALTER USER for accounts that exist with another password (only with --force)."""
+    return [SqlAction("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, "<password>"),
+                      shown=f"ALTER USER '{user}'@'{host}' IDENTIFIED BY {REDACTED}") for host in hosts]

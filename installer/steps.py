@@ -549,6 +549,9 @@ class DatabaseStep(Step):
         label = f"{MYSQL_SCRIPT} in {source_zip.name}"
         return label, split_statements(data.decode("utf-8", "surrogateescape"), source=label)
 
+    def _denied(self) -> bool:
+        return any(problem.denied for problem in self._access_problems())
+
     def _node_databases(self) -> list[str]:
         """The databases the nodes of this server connect to."""
         db = self.context.plan.database
@@ -580,7 +583,7 @@ class DatabaseStep(Step):
             report = database.inspect(connection, self.context.layout, statements)
         return report, statements, label
 
-    def _access_problems(self) -> list[str]:
+    def _access_problems(self) -> list[database.AccessProblem]:
         if not self._node_databases():
             return []
         db = self.context.plan.database
@@ -594,7 +597,7 @@ class DatabaseStep(Step):
                     return StepCheck(Status.DONE, "no ESB node on this server: nothing to check")
                 problems = self._access_problems()
                 if problems:
-                    return StepCheck(Status.FAILED, "; ".join(problems))
+                    return StepCheck(Status.FAILED, "; ".join(map(str, problems)))
                 return StepCheck(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
                                  f"from {self.context.server.address}")
             report, _, _ = self._inspect()
@@ -612,7 +615,7 @@ class DatabaseStep(Step):
         if self.context.secrets.db_password:
             problems = self._access_problems()
             if problems:
-                return StepCheck(Status.FAILED, "; ".join(problems))
+                return StepCheck(Status.FAILED, "; ".join(map(str, problems)))
         return StepCheck(Status.DONE, summary)
 
     def preview(self) -> StepPreview:
@@ -643,7 +646,7 @@ class DatabaseStep(Step):
             problems = self._access_problems()
             if problems:
                 raise database.DatabaseError(
-                    "the nodes of this server could not reach their databases:\n  " + "\n  ".join(problems),
+                    "the nodes of this server could not reach their databases:\n  " + "\n  ".join(map(str, problems)),
                     f"run the database step on {self.context.plan.database.server} first, then run again here")
             return StepResult(False, f"the application user reaches {', '.join(self._node_databases())}")
         db = self.context.plan.database
@@ -670,13 +673,33 @@ class DatabaseStep(Step):
             for action in actions:
                 run.run([action])
                 self.note(action.shown)
+            existing = [host for host in report.wanted_hosts if host in report.user_hosts]
+            if self.context.secrets.db_password and existing and self._denied():
+                if not force:
+                    raise database.DatabaseError(
+                        f"'{db.user}' already exists on the database server ({', '.join(existing)}) with another "
+                        "password than the one given; the rest is in place",
+                        "give that password (WSO2_DB_PASSWORD), or run again with --force to set the given one "
+                        "(other programs using this account would then need it too)")
+                password_actions = database.set_password_actions(db.user, existing)
+                run.run(password_actions)
+                actions = [*actions, *password_actions]
+                for action in password_actions:
+                    self.note(action.shown)
         if self.context.secrets.db_password:
             problems = self._access_problems()
             if problems:
                 raise database.DatabaseError("after setting up the databases the application user still cannot "
-                                             "reach them:\n  " + "\n  ".join(problems),
+                                             "reach them:\n  " + "\n  ".join(map(str, problems)),
                                              "see the messages above")
-        return StepResult(bool(actions), f"{len(actions)} statement(s) run" if actions else "already in place")
+        created_databases = sum(1 for action in actions if action.sql.startswith("CREATE DATABASE"))
+        created_users = sum(1 for action in actions if action.sql.startswith("CREATE USER"))
+        grants = sum(1 for action in actions if action.sql.startswith("GRANT"))
+        schema_statements = sum(1 for action in actions if action.statement is not None)
+        if actions:
+            return StepResult(True, f"created {created_databases} database(s), ran {schema_statements} schema "
+                              f"statement(s), created {created_users} user account(s), added {grants} grant(s)")
+        return StepResult(False, "databases, schemas, users and grants already in place")
 
 
 class StartStep(NotAvailableStep):

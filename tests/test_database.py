@@ -311,3 +311,23 @@ def _good_script(tmp_path):
     esb = build_all(tmp_path / "pristine")["esb"]
     with zipfile.ZipFile(esb) as archive:
         return archive.read(f"wso2esb-4.7.0/{MYSQL_SQL}")
+
+
+def test_existing_user_with_another_password_is_reported_and_forced(tmp_path, distributions, fresh_mariadb_state):
+    server = fresh_mariadb_state
+    admin = server.connect()
+    with admin.cursor() as cursor:
+        cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", ("regadmin", "127.0.0.2", "an-older-password"))
+    admin.close()
+    cluster = seed_cluster(tmp_path, distributions, server)
+    refused = apply_db(cluster, "server-206", server)
+    assert refused.returncode == 1
+    assert "already exists on the database server" in refused.stderr and "--force" in refused.stderr
+    assert "an-older-password" not in refused.stderr + refused.stdout
+    # Everything else is in place; the account still has its old password.
+    server.connect(user="regadmin", password="an-older-password", bind_address="127.0.0.2").close()
+
+    forced = apply_db(cluster, "server-206", server, "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert "ALTER USER 'regadmin'@'127.0.0.2' IDENTIFIED BY '********'" in forced.stdout
+    server.connect(user="regadmin", password=APP_PASSWORD, database="REGISTRY_DB", bind_address="127.0.0.2").close()
