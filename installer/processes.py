@@ -1,0 +1,180 @@
+"""Starting and stopping Carbon nodes: argv lists, own process groups, pids kept in state.
+
+A node is started as ``sh <home>/bin/wso2server.sh [flags]`` (never through a shell string),
+in its own session so stopping it reaches the JVM and everything the script started, with the
+operator's environment passed through (``JAVA_HOME`` included) except ``CARBON_HOME``, which the
+script would otherwise trust over its own location. Console output goes to
+``<home>/repository/logs/console.log``. A process is ours when its pid and start time match what
+we recorded, so a recycled pid is never mistaken for a node.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from installer.derive import NodeLayout
+from installer.errors import InstallerError
+
+START_SCRIPT = "bin/wso2server.sh"
+CONSOLE_LOG = "repository/logs/console.log"
+CARBON_LOG = "repository/logs/wso2carbon.log"
+STOP_TIMEOUT = 30.0
+
+# Nodes this process launched: polled to reap them when they exit (so an exited node is never a
+# zombie that looks alive), without touching children started by anyone else.
+_LAUNCHED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class ProcessError(InstallerError):
+    title = "Node process problem"
+
+
+@dataclass(frozen=True)
+class NodeProcess:
+    """What we record about a started node (in the state file)."""
+
+    node: str
+    pid: int
+    create_time: float
+    argv: tuple[str, ...]
+
+    def to_record(self) -> dict[str, object]:
+        return {"pid": self.pid, "create_time": self.create_time, "argv": list(self.argv)}
+
+    @classmethod
+    def from_record(cls, node: str, record: Mapping[str, object]) -> NodeProcess:
+        return cls(node=node, pid=int(record["pid"]), create_time=float(record["create_time"]),  # type: ignore[arg-type]
+                   argv=tuple(record.get("argv", ())))  # type: ignore[arg-type]
+
+
+def node_argv(node: NodeLayout, *, first_start: bool) -> list[str]:
+    return ["sh", str(node.home / START_SCRIPT), *node.start_flags(first_start=first_start)]
+
+
+def node_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    environment = dict(os.environ if base is None else base)
+    environment.pop("CARBON_HOME", None)
+    return environment
+
+
+def java_problem(node: NodeLayout, environment: Mapping[str, str] | None = None) -> str | None:
+    """When this node's start script needs Java (a real Carbon script reads JAVA_HOME) and none is
+    found, say so; a start script that does not use Java needs none."""
+    environment = os.environ if environment is None else environment
+    script = node.home / START_SCRIPT
+    try:
+        text = script.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if "JAVA_HOME" not in text:
+        return None
+    java_home = environment.get("JAVA_HOME")
+    if java_home:
+        if not (Path(java_home) / "bin" / "java").exists():
+            return f"JAVA_HOME is {java_home} but {java_home}/bin/java does not exist"
+        return None
+    if shutil.which("java", path=environment.get("PATH")):
+        return ("JAVA_HOME is not set; Carbon's wso2server.sh refuses to start without it "
+                "(java is on PATH: set JAVA_HOME to its installation folder)")
+    return "Carbon needs Java and none was found: install a JDK and set JAVA_HOME"
+
+
+def start_node(node: NodeLayout, *, first_start: bool, environment: Mapping[str, str] | None = None) -> NodeProcess:
+    """Launch the node; returns at once (waiting for its milestones is the caller's job)."""
+    script = node.home / START_SCRIPT
+    if not script.is_file():
+        raise ProcessError(f"{script} does not exist", "run the extract step first")
+    argv = node_argv(node, first_start=first_start)
+    console = node.home / CONSOLE_LOG
+    console.parent.mkdir(parents=True, exist_ok=True)
+    with open(console, "ab") as output:
+        try:
+            process = subprocess.Popen(argv, cwd=node.home, env=node_environment(environment), stdin=subprocess.DEVNULL,
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as error:
+            raise ProcessError(f"cannot start {node.name}: {error.strerror}", f"check {script}") from error
+    _LAUNCHED[process.pid] = process
+    try:
+        create_time = psutil.Process(process.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = time.time()
+    return NodeProcess(node=node.name, pid=process.pid, create_time=create_time, argv=tuple(argv))
+
+
+def _process(record: NodeProcess) -> psutil.Process | None:
+    reap_children()
+    try:
+        process = psutil.Process(record.pid)
+        if abs(process.create_time() - record.create_time) > 1.0:
+            return None
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def is_running(record: NodeProcess | None) -> bool:
+    return record is not None and _process(record) is not None
+
+
+def reap_children() -> None:
+    """Collect nodes this process launched that have exited (no zombies while we watch)."""
+    for process in _LAUNCHED.values():
+        process.poll()  # reaps it once it has exited; the Popen keeps its exit status
+
+
+def exit_status(record: NodeProcess) -> int | None:
+    """The exit status of a node this process launched and that has exited, else None."""
+    process = _LAUNCHED.get(record.pid)
+    if process is None:
+        return None
+    return process.poll()
+
+
+def stop_node(record: NodeProcess, *, timeout: float = STOP_TIMEOUT) -> str:
+    """SIGTERM the node's process group, SIGKILL it after ``timeout``; returns what happened."""
+    process = _process(record)
+    if process is None:
+        return "not running"
+    try:
+        group = os.getpgid(record.pid)
+    except ProcessLookupError:
+        return "not running"
+    members = _group_members(group)
+    _signal_group(group, signal.SIGTERM)
+    gone, alive = psutil.wait_procs(members, timeout=timeout, callback=lambda _: reap_children())
+    if alive:
+        _signal_group(group, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
+        reap_children()
+        return f"killed after {timeout:.0f} s"
+    reap_children()
+    return "stopped"
+
+
+def _group_members(group: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.pid) == group:
+                members.append(process)
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass
