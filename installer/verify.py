@@ -1,0 +1,186 @@
+"""Verification: is the cluster on this server running, listening, joined, routed and reachable?
+
+Each check says what it looked at, whether it holds, and what to do when it does not. The
+cluster passes only when every check holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from installer import database, hostsfile
+from installer.derive import Layout, NodeLayout, ServerLayout
+from installer.errors import InstallerError
+from installer.processes import CARBON_LOG, CONSOLE_LOG, NodeProcess, is_running
+
+NODE_HEADER = "X-Carbon-Node"
+CONNECT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    server: str
+    checks: tuple[CheckOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failures(self) -> tuple[CheckOutcome, ...]:
+        return tuple(check for check in self.checks if not check.ok)
+
+    def to_json(self) -> str:
+        return json.dumps({"server": self.server, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}, indent=2)
+
+
+def port_open(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
+    with contextlib.closing(socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def http_get_via(address: str, port: int, host_header: str, path: str = "/") -> tuple[int, str | None, str]:
+    """(status, X-Carbon-Node header, error) of a GET sent to ``address:port`` with ``Host``."""
+    connection = http.client.HTTPConnection(address, port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host_header})
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status, response.getheader(NODE_HEADER), ""
+    except OSError as error:
+        return 0, None, str(error)
+    finally:
+        connection.close()
+
+
+def check_processes(server: ServerLayout, records: dict[str, NodeProcess | None]) -> list[CheckOutcome]:
+    outcomes = []
+    for node in server.nodes:
+        record = records.get(node.name)
+        alive = is_running(record)
+        detail = f"pid {record.pid}" if record else "never started by the installer"
+        outcomes.append(CheckOutcome(
+            f"process {node.name}", alive, f"{node.name}: {'running' if alive else 'not running'} ({detail})",
+            "" if alive else f"look at {node.home / CARBON_LOG} and {node.home / CONSOLE_LOG}; "
+            f"start it with wso2-cluster start --node {node.name}"))
+    return outcomes
+
+
+def check_ports(layout: Layout, server: ServerLayout) -> list[CheckOutcome]:
+    outcomes = []
+    for node in server.nodes:
+        closed = [f"{use.port} ({use.purpose})" for use in node.listening_ports(layout.plan)
+                  if not port_open(node.address, use.port)]
+        outcomes.append(CheckOutcome(
+            f"ports {node.name}", not closed,
+            f"{node.name}: " + (f"not listening on {', '.join(closed)}" if closed else "every expected port listens"),
+            "" if not closed else f"the node did not finish starting or binds elsewhere: see {node.home / CARBON_LOG}"))
+    return outcomes
+
+
+def check_routing(layout: Layout) -> list[CheckOutcome]:
+    """Requests through the ELB with the worker and mgt host names reach a worker / the manager."""
+    elb = layout.elb
+    if elb is None:
+        return []
+    plan = layout.plan
+    workers = {node.name for node in layout.nodes_with_role("worker")}
+    manager = layout.manager.name if layout.manager else None
+    outcomes = []
+    for host_name, expected, what in ((plan.cluster.hostnames.worker, workers, "a worker"),
+                                      (plan.cluster.hostnames.mgt, {manager} if manager else set(), "the manager")):
+        status, node_name, error = http_get_via(elb.address, plan.cluster.elb_ports.http, host_name)
+        if error or status == 0:
+            ok, detail = False, f"no answer from the ELB at {elb.address}:{plan.cluster.elb_ports.http}: {error}"
+        elif status >= 500:
+            ok, detail = False, f"the ELB answered {status} for Host {host_name}: no member took the request"
+        elif node_name is None:
+            ok, detail = True, f"Host {host_name}: answered {status} (the answering node does not identify itself)"
+        else:
+            ok = node_name in expected
+            detail = f"Host {host_name}: answered {status} by {node_name}" + ("" if ok else f", not {what}")
+        outcomes.append(CheckOutcome(
+            f"routing {host_name}", ok, detail,
+            "" if ok else f"check that {what} joined the ELB (sub-domain and domain in axis2.xml, loadbalancer.conf) "
+            "and that the manager's port.mapping matches the ELB ports"))
+    return outcomes
+
+
+def check_hosts(server: ServerLayout) -> list[CheckOutcome]:
+    try:
+        data = server.hosts_file.read_bytes()
+    except OSError as error:
+        return [CheckOutcome("host names", False, f"cannot read {server.hosts_file}: {error.strerror}", "")]
+    wrong = []
+    for entry in server.hosts_entries:
+        resolved = hostsfile.resolve(data, entry.hostname)
+        if resolved != entry.address:
+            wrong.append(f"{entry.hostname} -> {resolved or 'nothing'} (want {entry.address})")
+    return [CheckOutcome("host names", not wrong,
+                         "every cluster host name resolves to the plan's address" if not wrong else "; ".join(wrong),
+                         "" if not wrong else "run the hosts step (wso2-cluster apply --only hosts)")]
+
+
+def check_datasources(layout: Layout, server: ServerLayout, password: str | None) -> list[CheckOutcome]:
+    names: list[str] = []
+    db = layout.plan.database
+    for node in server.nodes:
+        if node.is_esb:
+            names += [node.local_registry_db or "", db.registry_db, db.user_db]
+    names = [name for name in dict.fromkeys(names) if name]
+    if not names:
+        return []
+    if not password:
+        return [CheckOutcome("datasources", False, "not checked: the application database password was not given",
+                             "set WSO2_DB_PASSWORD or give --db-password-file")]
+    endpoint = database.Endpoint(db.address, db.port, bind_address=server.address)
+    problems = database.check_application_access(endpoint, db.user, password, names)
+    return [CheckOutcome("datasources", not problems,
+                         f"{db.user} reaches {', '.join(names)}" if not problems else "; ".join(map(str, problems)),
+                         "" if not problems else "run the database step on the database server, then again here")]
+
+
+def run_checks(checks: Sequence[Callable[[], list[CheckOutcome]]]) -> list[CheckOutcome]:
+    outcomes: list[CheckOutcome] = []
+    for check in checks:
+        try:
+            outcomes.extend(check())
+        except InstallerError as error:
+            outcomes.append(CheckOutcome(getattr(check, "__name__", "check"), False, error.message, error.hint))
+    return outcomes
+
+
+def tail_lines(path: Path, count: int = 20, max_bytes: int = 65536) -> list[str]:
+    """The last lines of a log, reading at most ``max_bytes`` from its end."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-count:]
+
+
+def node_log(node: NodeLayout) -> Path:
+    return node.home / CARBON_LOG
