@@ -10,19 +10,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from installer.derive import Layout
+from installer import launch
+from installer.derive import Layout, NodeLayout
 from installer.engine import Installer, StepOutcome, parse_step_list, select_steps
 from installer.errors import InstallerError, PlanError
 from installer.events import Event, Note, Progress, StepFinished, StepStarted
+from installer.expectations import MilestoneWatch, expectations_for
+from installer.logwatch import LogFollower, LogLine
 from installer.patchers.base import FileDiff, Status
+from installer.processes import CARBON_LOG
 from installer.secrets import (
     ADMIN_PASSWORD_ENV,
     APP_PASSWORD_ENV,
@@ -31,7 +37,7 @@ from installer.secrets import (
     resolve_password,
     terminal_prompt,
 )
-from installer.steps import DriftError
+from installer.steps import DriftError, StartStep, VerifyStep
 from installer.validate import CheckedPlan, check_plan
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
@@ -74,6 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     password_options(status)
     status.add_argument("--diff", action="store_true", help="also print the diff of every file not up to date")
 
+    for name, text in (("start", "start this server's nodes in order (ELB, manager, workers), waiting for each"),
+                       ("stop", "stop this server's nodes (TERM, then KILL after --timeout)"),
+                       ("restart", "stop, then start again (never with -Dsetup)")):
+        control = commands.add_parser(name, help=text)
+        server_options(control)
+        control.add_argument("--node", action="append", metavar="NODE", help="only this node (repeatable)")
+        control.add_argument("--timeout", type=float, default=30.0, help="seconds between TERM and KILL")
+
+    logs = commands.add_parser("logs", help="follow a node's log with its milestones marked")
+    server_options(logs)
+    logs.add_argument("--node", required=True, help="the node whose log to follow")
+    logs.add_argument("--no-follow", action="store_true", help="print what is there and stop")
+    logs.add_argument("--from-start", action="store_true", help="from the beginning of the file, not of the last launch")
+
+    verify = commands.add_parser("verify", help="check that the cluster formed and works, as seen from this server")
+    server_options(verify)
+    password_options(verify)
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+
     tui = commands.add_parser("tui", help="open the guided installer (the default without a command)")
     tui.add_argument("--plan", type=Path)
     tui.add_argument("--server")
@@ -94,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_apply(args, out, err)
         if args.command == "status":
             return command_status(args, out, err)
+        if args.command in ("start", "stop", "restart"):
+            return command_control(args, out, err)
+        if args.command == "logs":
+            return command_logs(args, out, err)
+        if args.command == "verify":
+            return command_verify(args, out, err)
     except PlanError as error:
         print_plan_error(error, err)
         return EXIT_INVALID
@@ -212,7 +243,7 @@ class EventPrinter:
             self.console.print(f"[bold]>> {event.step}[/]")
         elif isinstance(event, StepFinished):
             colour = {"done": "green", "failed": "red"}.get(event.status, "yellow")
-            self.console.print(f"   [{colour}]{event.status}[/]: {event.message}")
+            self.console.print(f"   [{colour}]{event.status}[/]: {escape(event.message)}")
         elif isinstance(event, Progress) and event.total:
             tenth = event.done * 10 // event.total
             if tenth != self.last_tenth.get(event.what):
@@ -221,7 +252,7 @@ class EventPrinter:
                                    f"({event.done / 2**20:.0f} of {event.total / 2**20:.0f} MiB)")
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
-            self.console.print(f"   [{colour}]{event.message}[/]")
+            self.console.print(f"   [{colour}]{escape(event.message)}[/]")
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -321,6 +352,83 @@ def command_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(table)
     print_diffs(diffs, out)
     return EXIT_OK
+
+
+def _selected_nodes(installer: Installer, names: Sequence[str] | None) -> tuple[NodeLayout, ...]:
+    order = installer.layout.start_order(installer.server.name)
+    if not names:
+        return order
+    known = {node.name for node in order}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InstallerError(f"{', '.join(unknown)}: no such node on {installer.server.name}",
+                             f"nodes here: {', '.join(sorted(known))}", title="Unknown node")
+    return tuple(node for node in order if node.name in names)
+
+
+def command_control(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = check_plan(args.plan, check_files=False)
+    printer = EventPrinter(out)
+    installer = Installer(checked, args.server, emit=printer)
+    nodes = _selected_nodes(installer, args.node)
+    step = StartStep(installer.context)
+    if args.command in ("stop", "restart"):
+        step.stop(nodes, timeout=args.timeout)
+    if args.command in ("start", "restart"):
+        out.print(step.start(nodes))
+    installer.state.save()
+    return EXIT_OK
+
+
+def command_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = check_plan(args.plan, check_files=False)
+    installer = Installer(checked, args.server)
+    [node] = _selected_nodes(installer, [args.node])
+    offsets = {} if args.from_start else StartStep(installer.context).launch_offsets().get(node.name, {})
+    values = launch.node_values(installer.layout, node)
+    watch = MilestoneWatch()
+    watch.add_node(node.name, milestones=expectations_for(node.role, values), values=values)
+    follower = LogFollower(node.home / CARBON_LOG, start_offset=offsets.get(CARBON_LOG, 0))
+    out.print(f"{node.home / CARBON_LOG} (milestones of a {node.role} marked; Ctrl-C to stop)", style="dim")
+
+    def show(line: LogLine) -> None:
+        out.print(line.text, markup=False, highlight=False)
+        for event in watch.feed(node.name, line):
+            message, level = launch.describe(event)
+            out.print(f"   {'>>' if level == 'info' else '!!'} {message}", style="green" if level == "info" else "red",
+                      markup=False)
+
+    stop = threading.Event()
+    with follower:
+        if args.no_follow:
+            for line in launch.read_all(follower):
+                show(line)
+        else:
+            for line in follower.follow(stop):
+                show(line)
+    pending = [status.milestone.label for status in watch.status().milestones
+               if status.state.name == "PENDING" and status.milestone.required]
+    if pending:
+        out.print("not seen yet: " + "; ".join(pending), style="yellow")
+    return EXIT_OK
+
+
+def command_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = check_plan(args.plan, check_files=False)
+    installer = Installer(checked, args.server)
+    installer.context.secrets = gather_secrets(args)
+    report = VerifyStep(installer.context).report()
+    if args.json:
+        print(report.to_json())
+    else:
+        table = Table(title=f"verify {report.server}", title_justify="left")
+        for column in ("check", "result", "details", "what to do"):
+            table.add_column(column)
+        for check in report.checks:
+            table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail, check.hint)
+        out.print(table)
+        out.print("[green]the cluster holds[/]" if report.ok else f"[red]{len(report.failures)} check(s) failed[/]")
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

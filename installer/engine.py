@@ -112,14 +112,7 @@ class Installer:
             self.emit(StepStarted(name))
             log.info("step %s: checking", name)
             try:
-                check = step.check()
-                if check.status == Status.DONE:
-                    outcome = StepOutcome(name, Status.DONE, f"already done: {check.message}")
-                elif check.status == Status.NOT_AVAILABLE:
-                    outcome = StepOutcome(name, Status.NOT_AVAILABLE, check.message)
-                else:
-                    result = step.apply(force=force)
-                    outcome = StepOutcome(name, Status.DONE, result.message, result.diffs, result.changed)
+                outcome = self._run_step(name, step, force=force)
             except InstallerError as error:
                 log.error("step %s failed: %s", name, error.message)
                 state.mark(name, Status.FAILED.value, error.message)
@@ -139,6 +132,17 @@ class Installer:
             self.emit(StepFinished(name, outcome.status.value, outcome.message))
             outcomes.append(outcome)
         return outcomes
+
+    @staticmethod
+    def _run_step(name: str, step: Step, *, force: bool) -> StepOutcome:
+        if not step.always_apply:
+            check = step.check()
+            if check.status == Status.DONE:
+                return StepOutcome(name, Status.DONE, f"already done: {check.message}")
+            if check.status == Status.NOT_AVAILABLE:
+                return StepOutcome(name, Status.NOT_AVAILABLE, check.message)
+        result = step.apply(force=force)
+        return StepOutcome(name, Status.DONE, result.message, result.diffs, result.changed)
 
     def _start_log(self) -> None:
         """Log to ``<install_dir>/.wso2-cluster/installer-<server>.log`` (never passwords)."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from installer import database, hostsfile
+from installer import database, hostsfile, launch, processes, verify
 from installer.derive import Layout, NodeLayout, ServerLayout
-from installer.errors import ConfigFileError, DistributionError, InstallerError, NotAvailableYet, SecretError
+from installer.errors import ConfigFileError, DistributionError, InstallerError, SecretError
 from installer.events import EventSink, Note, Progress, ignore_events
 from installer.faults import crash_point
 from installer.patchers.axis2 import patch_axis2
@@ -29,6 +29,7 @@ from installer.patchers.lbconf import patch_loadbalancer
 from installer.patchers.registry import patch_registry
 from installer.patchers.usermgt import patch_user_mgt
 from installer.plan import Plan
+from installer.processes import NodeProcess, is_running
 from installer.secrets import Secrets
 from installer.sqlscript import split_statements
 from installer.state import State
@@ -100,6 +101,9 @@ class RunContext:
 
 class Step:
     name = ""
+    # A step that changes nothing and whose every run should show its findings (verify): the
+    # engine applies it directly instead of checking it first.
+    always_apply = False
 
     def __init__(self, context: RunContext) -> None:
         self.context = context
@@ -115,22 +119,6 @@ class Step:
 
     def note(self, message: str, level: str = "info") -> None:
         self.context.emit(Note(self.name, message, level))
-
-
-class NotAvailableStep(Step):
-    """A step that a later piece of work implements; it says so and does nothing."""
-
-    what = ""
-
-    def check(self) -> StepCheck:
-        return StepCheck(Status.NOT_AVAILABLE, f"{self.what}: not available yet")
-
-    def preview(self) -> StepPreview:
-        return StepPreview((f"{self.what}: not available yet in this version of the installer",))
-
-    def apply(self, *, force: bool = False) -> StepResult:
-        raise NotAvailableYet(f"the {self.name} step ({self.what}) is not available yet",
-                              f"skip it with --skip {self.name} and do it by hand as the guide describes")
 
 
 # --- preflight ------------------------------------------------------------------------------------
@@ -670,9 +658,15 @@ class DatabaseStep(Step):
             if report.missing_users:
                 self._app_password()
             run = database.DatabaseRun(connection, label, self.context.secrets.db_password or "")
+            loaded: dict[str, int] = {}
             for action in actions:
                 run.run([action])
-                self.note(action.shown)
+                if action.statement is None:
+                    self.note(action.shown)
+                elif action.database is not None:
+                    loaded[action.database] = loaded.get(action.database, 0) + 1
+            for name, count in loaded.items():
+                self.note(f"{name}: {count} statement(s) of {label} run")
             existing = [host for host in report.wanted_hosts if host in report.user_hosts]
             if self.context.secrets.db_password and existing and self._denied():
                 if not force:
@@ -702,14 +696,151 @@ class DatabaseStep(Step):
         return StepResult(False, "databases, schemas, users and grants already in place")
 
 
-class StartStep(NotAvailableStep):
+class StartStep(Step):
+    """The seed's "Starting the ELB server" / "Starting the ESB server": this server's nodes in
+    order (ELB, manager, workers), each awaited through its log milestones before the next."""
+
     name = "start"
-    what = "starting the ELB, the manager and the workers"
+
+    def _record(self) -> dict:
+        return self.context.state.step(self.name)
+
+    def process(self, node_name: str) -> NodeProcess | None:
+        record = self.context.state.steps.get(self.name, {}).get("processes", {}).get(node_name)
+        return NodeProcess.from_record(node_name, record) if record else None
+
+    def node_processes(self) -> dict[str, NodeProcess | None]:
+        return {node.name: self.process(node.name) for node in self.context.server.nodes}
+
+    def launch_offsets(self) -> dict[str, dict[str, int]]:
+        """Where each node's logs stood at its first start by the installer: membership is read
+        from there, so what a restarted manager did not see again still counts (joins and
+        departures are taken in log order)."""
+        records = self.context.state.steps.get(self.name, {}).get("processes", {})
+        return {name: dict(record.get("first_log_offsets") or record.get("log_offsets", {}))
+                for name, record in records.items()}
+
+    def _order(self) -> tuple[NodeLayout, ...]:
+        return self.context.layout.start_order(self.context.server.name)
+
+    def check(self) -> StepCheck:
+        stopped = [node.name for node in self._order() if not is_running(self.process(node.name))]
+        if stopped:
+            return StepCheck(Status.PENDING, "not running: " + ", ".join(stopped))
+        return StepCheck(Status.DONE, f"{len(self._order())} node(s) running")
+
+    def preview(self) -> StepPreview:
+        lines = []
+        setup_done = self._record().get("manager_setup_done", False)
+        for node in self._order():
+            if is_running(self.process(node.name)):
+                lines.append(f"{node.name}: already running (pid {self.process(node.name).pid})")
+                continue
+            argv = " ".join(processes.node_argv(node, first_start=node.role == "manager" and not setup_done))
+            lines.append(f"{node.name}: {argv}, then wait for its milestones")
+        return StepPreview(tuple(lines))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        return StepResult(True, self.start(self._order()))
+
+    def start(self, nodes: tuple[NodeLayout, ...]) -> str:
+        """Start ``nodes`` (in the given order) that are not running; wait for each."""
+        problems = [f"{node.name}: {problem}" for node in nodes if (problem := processes.java_problem(node))]
+        if problems:
+            raise InstallerError("; ".join(problems), "set JAVA_HOME to a JDK Carbon supports, then run again",
+                                 title="Java is needed")
+        state = self.context.state
+        started = []
+        for node in nodes:
+            if is_running(self.process(node.name)):
+                self.note(f"{node.name}: already running")
+                continue
+            first_start = node.role == "manager" and not self._record().get("manager_setup_done", False)
+            offsets = launch.log_offsets(node)
+            record = processes.start_node(node, first_start=first_start)
+            previous = self._record().setdefault("processes", {}).get(node.name, {})
+            entry = {**record.to_record(), "log_offsets": offsets, "first_start": first_start,
+                     "first_log_offsets": previous.get("first_log_offsets") or offsets}
+            self._record()["processes"][node.name] = entry
+            if first_start:
+                # Recorded before waiting: -Dsetup recreates the registry tables and must never
+                # run again, not even after a crash while this node was starting.
+                self._record()["manager_setup_done"] = True
+            state.save()
+            self.note(f"{node.name}: started (pid {record.pid}): {' '.join(record.argv)}")
+            result, died = launch.wait_for_node(self.context.layout, node, record, offsets,
+                                                on_event=self._event)
+            if result.outcome != "completed":
+                raise launch.startup_error(node, record, result, died=died)
+            started.append(node.name)
+        return ("started " + ", ".join(started)) if started else "every node was already running"
+
+    def stop(self, nodes: tuple[NodeLayout, ...], *, timeout: float = processes.STOP_TIMEOUT) -> list[str]:
+        """Stop ``nodes`` in reverse start order."""
+        outcomes = []
+        for node in reversed(nodes):
+            record = self.process(node.name)
+            outcome = processes.stop_node(record, timeout=timeout) if record else "not running"
+            outcomes.append(f"{node.name}: {outcome}")
+            self.note(f"{node.name}: {outcome}")
+        return outcomes
+
+    def _event(self, event: object) -> None:
+        message, level = launch.describe(event)  # type: ignore[arg-type]
+        self.note(message, level)
 
 
-class VerifyStep(NotAvailableStep):
+class VerifyStep(Step):
+    """The seed's "Testing the cluster", and more: every check must hold."""
+
     name = "verify"
-    what = "verifying that the cluster formed"
+    always_apply = True
+
+    def report(self) -> verify.VerifyReport:
+        context = self.context
+        start = StartStep(context)
+        configure = ConfigureStep(context)
+        hosts = HostsStep(context)
+
+        def drift() -> list[verify.CheckOutcome]:
+            outcomes = []
+            for step in (configure, hosts):
+                check = step.check()
+                drifted = [file.path for file in check.files if file.status == Status.DRIFTED]
+                outcomes.append(verify.CheckOutcome(
+                    f"no drift ({step.name})", not drifted,
+                    "files as the installer wrote them" if not drifted else "changed by hand: " + ", ".join(map(str, drifted)),
+                    "" if not drifted else "wso2-cluster status --diff shows the changes"))
+            return outcomes
+
+        checks = [
+            lambda: verify.check_processes(context.server, start.node_processes()),
+            lambda: verify.check_ports(context.layout, context.server),
+            lambda: launch.membership_checks(context.layout, context.server.name, start.launch_offsets()),
+            lambda: verify.check_routing(context.layout),
+            lambda: verify.check_datasources(context.layout, context.server, context.secrets.db_password),
+            lambda: verify.check_hosts(context.server),
+            drift,
+        ]
+        return verify.VerifyReport(context.server.name, tuple(verify.run_checks(checks)))
+
+    def check(self) -> StepCheck:
+        report = self.report()
+        if report.ok:
+            return StepCheck(Status.DONE, f"{len(report.checks)} checks hold")
+        return StepCheck(Status.FAILED, "; ".join(check.detail for check in report.failures))
+
+    def preview(self) -> StepPreview:
+        return StepPreview(("check processes, ports, membership in the ELB's and manager's logs, routing through "
+                            "the ELB, datasources, host names and drift",))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        report = self.report()
+        for check in report.checks:
+            self.note(f"{'ok ' if check.ok else 'FAIL'} {check.name}: {check.detail}", "info" if check.ok else "warning")
+        if not report.ok:
+            raise verify.VerificationFailed(report)
+        return StepResult(False, f"the cluster holds on {self.context.server.name}: {len(report.checks)} checks")
 
 
 STEP_CLASSES: dict[str, type[Step]] = {

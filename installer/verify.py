@@ -31,6 +31,16 @@ class CheckOutcome:
     hint: str = ""
 
 
+class VerificationFailed(InstallerError):
+    title = "The cluster does not hold"
+
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        lines = "\n".join(f"  {check.name}: {check.detail}" for check in report.failures)
+        hints = "; ".join(dict.fromkeys(check.hint for check in report.failures if check.hint))
+        super().__init__(f"{len(report.failures)} check(s) failed on {report.server}:\n{lines}", hints)
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     server: str
