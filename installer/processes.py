@@ -69,13 +69,18 @@ def node_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def java_problem(node: NodeLayout, environment: Mapping[str, str] | None = None) -> str | None:
     """When this node's start script needs Java (a real Carbon script reads JAVA_HOME) and none is
     found, say so; a start script that does not use Java needs none."""
-    environment = os.environ if environment is None else environment
     script = node.home / START_SCRIPT
     try:
         text = script.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    if "JAVA_HOME" not in text:
+    return java_problem_for_script(text, environment)
+
+
+def java_problem_for_script(script_text: str, environment: Mapping[str, str] | None = None) -> str | None:
+    """The same check on a start script's text (e.g. read from the zip before extraction)."""
+    environment = os.environ if environment is None else environment
+    if "JAVA_HOME" not in script_text:
         return None
     java_home = environment.get("JAVA_HOME")
     if java_home:

@@ -148,6 +148,8 @@ class PreflightStep(Step):
             if not os.access(target, os.W_OK):
                 found.append(f"{hosts_file} is not writable: run the installer as root (or with sudo -E), "
                              "or skip the hosts step and add the lines shown by --dry-run by hand")
+        if "start" in context.selected:
+            found.extend(self._java_problems())
         if "configure" in context.selected:
             # Render every configuration file now (from the zips when not extracted yet), so a
             # malformed file is reported before anything is extracted or written.
@@ -160,6 +162,24 @@ class PreflightStep(Step):
                         and any(node.is_esb for node in context.server.nodes)):
                     found.append("the application database password is needed to write master-datasources.xml: "
                                  "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
+        return found
+
+    def _java_problems(self) -> list[str]:
+        """A real Carbon start script needs Java (it reads JAVA_HOME): say so before anything."""
+        seen: set[Path] = set()
+        found = []
+        for node in self.context.server.nodes:
+            source = _zip_for(self.context.plan, node)
+            if node.home.exists():
+                problem = processes.java_problem(node)
+            elif source not in seen:
+                seen.add(source)
+                script = read_from_zip(source, processes.START_SCRIPT)
+                problem = processes.java_problem_for_script(script.decode("utf-8", "replace")) if script else None
+            else:
+                continue
+            if problem:
+                found.append(f"{node.name}: {problem}")
         return found
 
     def check(self) -> StepCheck:

@@ -123,3 +123,21 @@ def test_java_needed_only_by_scripts_that_use_it(tmp_path):
     (jdk / "bin").mkdir(parents=True)
     (jdk / "bin" / "java").write_text("")
     assert java_problem(real_like, {"JAVA_HOME": str(jdk)}) is None
+
+
+def test_preflight_names_missing_java_for_a_real_start_script(tmp_path, monkeypatch):
+    from tests.support.build_distributions import WSO2SERVER_SH, FixtureFile, build_all, build_esb
+    from tests.support.plans import write_seed_plan
+    from tests.test_apply_e2e import run_cli
+
+    def real_script(files):
+        files[WSO2SERVER_SH] = FixtureFile.text('#!/bin/sh\nif [ -z "$JAVA_HOME" ]; then echo "set JAVA_HOME"; exit 1; fi\n',
+                                                mode=0o755)
+
+    dists = build_all(tmp_path / "d")
+    cluster = write_seed_plan(tmp_path / "run", {**dists, "esb": build_esb(tmp_path / "real", mutate=real_script)})
+    result = run_cli("apply", "--plan", cluster.plan, "--server", "server-132", "--skip", "database",
+                     env_extra={"JAVA_HOME": "", "PATH": "/nonexistent"})  # no java anywhere
+    assert result.returncode == 1
+    assert "Preflight failed" in result.stderr and "Java" in result.stderr
+    assert not cluster.install_dir("server-132").exists() or not list(cluster.install_dir("server-132").glob("worker*"))
