@@ -150,33 +150,17 @@ def _can_update_in_place(element: Element) -> bool:
     )
 
 
-def _set_child_texts(
-    doc: XmlDocument, parent: Element, wanted: list[tuple[str, str]], first_anchor: Element | None
-) -> None:
-    """Set each ``(tag, text)`` child of ``parent``; a missing one goes after the previous one."""
-    anchor: Element | NewElement | None = first_anchor
-    for tag, value in wanted:
-        existing = parent.children_named(tag)
-        for element in existing:
-            doc.set_text(element, value)
-        if existing:
-            anchor = existing[0]
-            continue
-        xml = build_element(tag, value)
-        anchor = doc.insert_after(anchor, xml) if anchor is not None else doc.prepend_child(parent, xml)
-
-
 def _update_in_place(doc: XmlDocument, element: Element, datasource: Datasource) -> None:
-    _set_child_texts(doc, element, [("name", datasource.name), ("description", datasource.description)], None)
+    doc.set_child_texts(element, [("name", datasource.name), ("description", datasource.description)])
     jndi = element.child("jndiConfig")
     assert jndi is not None
-    _set_child_texts(doc, jndi, [("name", datasource.jndi_name)], None)
+    doc.set_child_texts(jndi, [("name", datasource.jndi_name)])
     definition = element.child("definition")
     assert definition is not None
     doc.set_attribute(definition, "type", "RDBMS")
     configuration = definition.child("configuration")
     assert configuration is not None
-    _set_child_texts(doc, configuration, _configuration_fields(datasource), None)
+    doc.set_child_texts(configuration, _configuration_fields(datasource))
 
 
 def patch_datasources(

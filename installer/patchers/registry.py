@@ -134,20 +134,6 @@ def _mount_xml(mount: RegistryMount, instance_id: str) -> str:
     )
 
 
-def _set_child_texts(doc: XmlDocument, parent: Element, wanted: list[tuple[str, str]]) -> None:
-    """Set each ``(tag, text)`` leaf child of ``parent``; a missing one goes after the previous one."""
-    anchor: Element | NewElement | None = None
-    for tag, value in wanted:
-        existing = parent.children_named(tag)
-        for element in existing:
-            doc.set_text(element, value)
-        if existing:
-            anchor = existing[0]
-            continue
-        xml = build_element(tag, value)
-        anchor = doc.insert_after(anchor, xml) if anchor is not None else doc.prepend_child(parent, xml)
-
-
 def _insert_block(
     doc: XmlDocument, root: Element, after: Element | NewElement | None, xml: str
 ) -> NewElement:
@@ -197,7 +183,7 @@ def _set_remote_instance(
     for element in ours[1:]:
         doc.remove(element)  # two remote instances with one id: Carbon would keep an arbitrary one
     doc.set_attribute(ours[0], "url", settings.remote_url)
-    _set_child_texts(doc, ours[0], fields)
+    doc.set_child_texts(ours[0], fields)
     return ours[0]
 
 
@@ -212,9 +198,7 @@ def _set_mounts(
             continue
         ours[index] = same_path[0]
         doc.set_attribute(same_path[0], "overwrite", mount.overwrite)
-        _set_child_texts(
-            doc, same_path[0], [("instanceId", settings.instance_id), ("targetPath", mount.target_path)]
-        )
+        doc.set_child_texts(same_path[0], [("instanceId", settings.instance_id), ("targetPath", mount.target_path)])
         for duplicate in same_path[1:]:
             doc.remove(duplicate)
     last_existing: Element | NewElement | None = existing[-1] if existing else None

@@ -763,6 +763,21 @@ class XmlDocument:
         else:
             self._add_splice(node.start, node.end)
 
+    def set_child_texts(self, parent: Element, wanted: Sequence[tuple[str, str]],
+                        first_anchor: Element | None = None) -> None:
+        """Set each ``(tag, text)`` leaf child of ``parent``; a missing one is inserted after the
+        previous one (the first after ``first_anchor``, else as the first child)."""
+        anchor: Element | NewElement | None = first_anchor
+        for tag, value in wanted:
+            existing = parent.children_named(tag)
+            for element in existing:
+                self.set_text(element, value)
+            if existing:
+                anchor = existing[0]
+                continue
+            xml = build_element(tag, value)
+            anchor = self.insert_after(anchor, xml) if anchor is not None else self.prepend_child(parent, xml)
+
     def replace(self, element: Node, xml: str) -> None:
         """Replace a node by ``xml``, re-indented to where the node stands."""
         unit = self.indent_unit(element.parent) if element.parent is not None else self._file_indent_unit()
