@@ -231,6 +231,13 @@ def print_diffs(diffs: Sequence[FileDiff], out: Console) -> None:
             out.print(diff.text, markup=False, end="")
 
 
+def human_size(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
 class EventPrinter:
     """Prints engine events: one line per step, progress every 10% (a bar on a terminal)."""
 
@@ -249,7 +256,7 @@ class EventPrinter:
             if tenth != self.last_tenth.get(event.what):
                 self.last_tenth[event.what] = tenth
                 self.console.print(f"   {event.what}: {event.done * 100 // event.total}% "
-                                   f"({event.done / 2**20:.0f} of {event.total / 2**20:.0f} MiB)")
+                                   f"({human_size(event.done)} of {human_size(event.total)})")
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"   [{colour}]{escape(event.message)}[/]")
