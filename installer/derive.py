@@ -172,6 +172,15 @@ class Layout:
         nodes = [node for node in self.nodes if server is None or node.server == server]
         return tuple(sorted(nodes, key=lambda node: ROLE_ORDER[node.role]))
 
+    def databases_used_on(self, server: ServerLayout) -> list[str]:
+        """The databases the ESB nodes of ``server`` connect to, each once."""
+        db = self.plan.database
+        names: list[str] = []
+        for node in server.nodes:
+            if node.is_esb and node.local_registry_db:
+                names += [node.local_registry_db, db.registry_db, db.user_db]
+        return list(dict.fromkeys(names))
+
     # --- datasources and registry --------------------------------------------------------------
 
     def jdbc_url(self, database: str, *, auto_reconnect: bool = True) -> str:

@@ -561,13 +561,7 @@ class DatabaseStep(Step):
         return any(problem.denied for problem in self._access_problems())
 
     def _node_databases(self) -> list[str]:
-        """The databases the nodes of this server connect to."""
-        db = self.context.plan.database
-        names: list[str] = []
-        for node in self.context.server.nodes:
-            if node.is_esb:
-                names += [node.local_registry_db or "", db.registry_db, db.user_db]
-        return [name for name in dict.fromkeys(names) if name]
+        return self.context.layout.databases_used_on(self.context.server)
 
     def _admin_password(self) -> str:
         password = self.context.secrets.db_admin_password

@@ -151,12 +151,8 @@ def check_hosts(server: ServerLayout) -> list[CheckOutcome]:
 
 
 def check_datasources(layout: Layout, server: ServerLayout, password: str | None) -> list[CheckOutcome]:
-    names: list[str] = []
+    names = layout.databases_used_on(server)
     db = layout.plan.database
-    for node in server.nodes:
-        if node.is_esb:
-            names += [node.local_registry_db or "", db.registry_db, db.user_db]
-    names = [name for name in dict.fromkeys(names) if name]
     if not names:
         return []
     if not password:
