@@ -1,44 +1,23 @@
-"""The headless command line: ``wso2-cluster plan check | apply | status | tui``.
+"""The command line: ``wso2-cluster [plan check | apply | status | start | stop | restart | logs |
+verify | tui]``; no command opens the wizard.
 
 Exit codes: 0 done; 1 a step failed; 2 the plan or the command line is not valid; 3 stopped
 short on purpose (files changed by hand and no --force, steps not available yet, or the
 operator declined).
+
+Only the parser lives here: the engine behind the headless commands (:mod:`installer.commands`)
+and the wizard (:mod:`screens.app`) are imported once the command is known, so neither pays for
+the other's imports at start.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import threading
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-from rich.syntax import Syntax
-from rich.table import Table
-
-from installer import launch
-from installer.derive import Layout, NodeLayout
-from installer.engine import Installer, StepOutcome, parse_step_list, select_steps
-from installer.errors import InstallerError, PlanError
-from installer.events import Event, Note, Progress, StepFinished, StepStarted
-from installer.expectations import MilestoneWatch, expectations_for
-from installer.logwatch import LogFollower, LogLine
-from installer.patchers.base import FileDiff, Status
-from installer.processes import CARBON_LOG
-from installer.secrets import (
-    ADMIN_PASSWORD_ENV,
-    APP_PASSWORD_ENV,
-    PasswordSource,
-    Secrets,
-    resolve_password,
-    terminal_prompt,
-)
-from installer.steps import DriftError, StartStep, VerifyStep
-from installer.validate import CheckedPlan, check_plan
+from installer.secrets import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
 
@@ -108,50 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = _console(stderr=False)
-    err = _console(stderr=True)
-    try:
-        if args.command is None or args.command == "tui":
-            return run_tui(getattr(args, "plan", None), getattr(args, "server", None))
-        if args.command == "plan":
-            return command_plan_check(args, out, err)
-        if args.command == "apply":
-            return command_apply(args, out, err)
-        if args.command == "status":
-            return command_status(args, out, err)
-        if args.command in ("start", "stop", "restart"):
-            return command_control(args, out, err)
-        if args.command == "logs":
-            return command_logs(args, out, err)
-        if args.command == "verify":
-            return command_verify(args, out, err)
-    except PlanError as error:
-        print_plan_error(error, err)
-        return EXIT_INVALID
-    except DriftError as error:
-        print_error(error, err)
-        return EXIT_STOPPED
-    except InstallerError as error:
-        print_error(error, err)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        err.print("interrupted: run the same command again to resume")
-        return 130
-    except Exception:
-        logging.getLogger("wso2_cluster").exception("unexpected error")
-        err.print("[bold red]Unexpected error[/] (a bug): the traceback follows; please report it.")
-        err.print(traceback.format_exc(), markup=False)
-        return EXIT_FAILED
-    parser.print_help()
-    return EXIT_INVALID
+    if args.command is None or args.command == "tui":
+        return run_tui(getattr(args, "plan", None), getattr(args, "server", None))
+    from installer.commands import run
 
-
-def _console(*, stderr: bool) -> Console:
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        # Piped or captured output: wide enough that tables are never squeezed or cut.
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=200)
-    return console
+    return run(args, parser)
 
 
 def run_tui(plan: Path | None, server: str | None) -> int:
@@ -161,282 +101,5 @@ def run_tui(plan: Path | None, server: str | None) -> int:
     return EXIT_OK
 
 
-# --- output helpers --------------------------------------------------------------------------------
-
-def print_error(error: InstallerError, err: Console) -> None:
-    err.print(f"[bold red]{error.title}[/]: {error.message}", markup=True)
-    if error.hint:
-        err.print(f"[yellow]What to do[/]: {error.hint}")
-
-
-def print_plan_error(error: PlanError, err: Console) -> None:
-    count = len(error.problems)
-    err.print(f"[bold red]{error.title}[/]: {count} problem{'s' if count != 1 else ''}")
-    for problem in error.problems:
-        err.print(f"  [red]error[/]   {problem}", markup=True, highlight=False)
-
-
-def print_warnings(checked: CheckedPlan, err: Console) -> None:
-    for problem in checked.warnings:
-        err.print(f"  [yellow]warning[/] {problem}")
-
-
-def layout_tables(layout: Layout) -> list[Table]:
-    plan = layout.plan
-    tables = []
-    for server in layout.servers:
-        table = Table(title=f"{server.name} ({server.address}) - homes in {server.install_dir}", title_justify="left")
-        for column in ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet", "WKA members", "flags"):
-            table.add_column(column)
-        for node in layout.start_order(server.name):
-            if node.role == "elb":
-                http = f"{plan.cluster.elb_ports.http}/{plan.cluster.elb_ports.https}"
-            else:
-                http = f"{8280 + node.offset}/{8243 + node.offset}"
-            pinned = " (pinned)" if node.offset_pinned else ""
-            members = ", ".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
-            flags = " ".join(node.start_flags(first_start=True)) or "-"
-            table.add_row(node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
-                          f"{9763 + node.offset}/{9443 + node.offset}", members, flags)
-        tables.append(table)
-        hosts = Table(title=f"{server.name}: {server.hosts_file} block", title_justify="left")
-        hosts.add_column("address")
-        hosts.add_column("host name")
-        hosts.add_column("why")
-        for entry in server.hosts_entries:
-            hosts.add_row(entry.address, entry.hostname, entry.reason)
-        tables.append(hosts)
-    manager = layout.manager
-    if manager is not None:
-        mapping = Table(title="manager port mapping and databases", title_justify="left")
-        mapping.add_column("what")
-        mapping.add_column("value")
-        for elb_port, target in manager.port_mapping:
-            mapping.add_row(f"port.mapping.{elb_port}", str(target))
-        for database in layout.databases:
-            mapping.add_row(database.name, f"{database.purpose} ({', '.join(database.nodes)})")
-        mapping.add_row("registry cacheId", layout.registry_cache_id)
-        tables.append(mapping)
-    return tables
-
-
-def print_diffs(diffs: Sequence[FileDiff], out: Console) -> None:
-    for diff in diffs:
-        if not diff.changed:
-            continue
-        out.rule(str(diff.path), align="left")
-        if out.is_terminal:
-            out.print(Syntax(diff.text, "diff", theme="ansi_dark", word_wrap=True))
-        else:
-            out.print(diff.text, markup=False, end="")
-
-
-def human_size(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
-
-
-class EventPrinter:
-    """Prints engine events: one line per step, progress every 10% (a bar on a terminal)."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.last_tenth: dict[str, int] = {}
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, StepStarted):
-            self.console.print(f"[bold]>> {event.step}[/]")
-        elif isinstance(event, StepFinished):
-            colour = {"done": "green", "failed": "red"}.get(event.status, "yellow")
-            self.console.print(f"   [{colour}]{event.status}[/]: {escape(event.message)}")
-        elif isinstance(event, Progress) and event.total:
-            tenth = event.done * 10 // event.total
-            if tenth != self.last_tenth.get(event.what):
-                self.last_tenth[event.what] = tenth
-                self.console.print(f"   {event.what}: {event.done * 100 // event.total}% "
-                                   f"({human_size(event.done)} of {human_size(event.total)})")
-        elif isinstance(event, Note):
-            colour = "yellow" if event.level == "warning" else "dim"
-            self.console.print(f"   [{colour}]{escape(event.message)}[/]")
-
-
-# --- commands --------------------------------------------------------------------------------------
-
-def command_plan_check(args: argparse.Namespace, out: Console, err: Console) -> int:
-    checked = check_plan(args.plan, check_files=not args.no_files)
-    for table in layout_tables(checked.layout):
-        out.print(table)
-    print_warnings(checked, err)
-    out.print(f"[green]{args.plan}: the plan is valid[/] "
-              f"({len(checked.layout.nodes)} nodes on {len(checked.layout.servers)} servers)")
-    return EXIT_OK
-
-
-def gather_secrets(args: argparse.Namespace, installer: Installer | None = None) -> Secrets:
-    """Passwords from files or the environment; a terminal prompt only for one that is needed."""
-    app = resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV, args.db_password_file))
-    admin = resolve_password(PasswordSource("database admin password", ADMIN_PASSWORD_ENV, args.db_admin_password_file))
-    prompt = terminal_prompt()
-    if prompt is not None and installer is not None:
-        on_database_server = installer.plan.database.server == installer.server.name
-        if admin is None and on_database_server and "database" in installer.selected:
-            admin = prompt(f"Database admin password ({installer.plan.database.admin_user}): ") or None
-        if app is None and ("database" in installer.selected or _needs_app_password(installer)):
-            app = prompt(f"Application database password ({installer.plan.database.user}): ") or None
-    return Secrets(db_password=app, db_admin_password=admin)
-
-
-def _needs_app_password(installer: Installer) -> bool:
-    if "configure" not in installer.selected or not any(node.is_esb for node in installer.server.nodes):
-        return False
-    return installer.step("configure").check().status != Status.DONE
-
-
-def command_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
-    only = parse_step_list(args.only, "--only")
-    skip = parse_step_list(args.skip, "--skip")
-    selected = select_steps(only, skip)
-    checked = check_plan(args.plan)
-    print_warnings(checked, err)
-    printer = EventPrinter(out)
-    installer = Installer(checked, args.server, selected=selected, emit=printer)
-    installer.context.secrets = gather_secrets(args, installer)
-
-    if args.dry_run:
-        out.print(f"[bold]Dry run for {installer.server.name}[/]: nothing is changed")
-        for name, preview in installer.preview():
-            out.print(f"[bold]>> {name}[/]")
-            for line in preview.summary:
-                out.print(f"   {line}", markup=False)
-            print_diffs(preview.diffs, out)
-        return EXIT_OK
-
-    if not args.yes and sys.stdin.isatty():
-        pending = [(name, check) for name, check in installer.status() if check.status != Status.DONE]
-        if not pending:
-            out.print("every selected step is already done")
-        else:
-            for name, check in pending:
-                out.print(f"  {name}: {check.status} - {check.message}", markup=False)
-            answer = input(f"Apply these steps on {installer.server.name}? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                err.print("nothing changed")
-                return EXIT_STOPPED
-
-    outcomes = installer.apply(force=args.force)
-    return summarise(outcomes, installer, out)
-
-
-def summarise(outcomes: Sequence[StepOutcome], installer: Installer, out: Console) -> int:
-    unavailable = [outcome.name for outcome in outcomes if outcome.status == Status.NOT_AVAILABLE]
-    out.print(f"state: {installer.state_file}   log: {installer.log_file}")
-    if unavailable:
-        out.print(f"[yellow]not available yet[/]: {', '.join(unavailable)} "
-                  f"(skip with --skip {','.join(unavailable)} and do these by hand as the guide describes)")
-        return EXIT_STOPPED
-    out.print(f"[green]{installer.server.name}: all selected steps are done[/]")
-    return EXIT_OK
-
-
-def command_status(args: argparse.Namespace, out: Console, err: Console) -> int:
-    checked = check_plan(args.plan, check_files=False)
-    installer = Installer(checked, args.server)
-    installer.context.secrets = gather_secrets(args)  # files and environment only: status never prompts
-    table = Table(title=f"{installer.server.name}: {installer.state_file}", title_justify="left")
-    table.add_column("step")
-    table.add_column("status")
-    table.add_column("details")
-    diffs: list[FileDiff] = []
-    for name, check in installer.status():
-        colour = {"done": "green", "failed": "red", "drifted": "red"}.get(check.status.value, "yellow")
-        table.add_row(name, f"[{colour}]{check.status.value}[/]", check.message)
-        for file_check in check.files:
-            if file_check.status == Status.DRIFTED or (args.diff and file_check.status != Status.DONE):
-                table.add_row("", f"[{colour}]{file_check.status.value}[/]", f"{file_check.path}")
-                diffs.append(file_check.diff)
-    out.print(table)
-    print_diffs(diffs, out)
-    return EXIT_OK
-
-
-def _selected_nodes(installer: Installer, names: Sequence[str] | None) -> tuple[NodeLayout, ...]:
-    order = installer.layout.start_order(installer.server.name)
-    if not names:
-        return order
-    known = {node.name for node in order}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise InstallerError(f"{', '.join(unknown)}: no such node on {installer.server.name}",
-                             f"nodes here: {', '.join(sorted(known))}", title="Unknown node")
-    return tuple(node for node in order if node.name in names)
-
-
-def command_control(args: argparse.Namespace, out: Console, err: Console) -> int:
-    checked = check_plan(args.plan, check_files=False)
-    printer = EventPrinter(out)
-    installer = Installer(checked, args.server, emit=printer)
-    nodes = _selected_nodes(installer, args.node)
-    step = StartStep(installer.context)
-    if args.command in ("stop", "restart"):
-        step.stop(nodes, timeout=args.timeout)
-    if args.command in ("start", "restart"):
-        out.print(step.start(nodes))
-    installer.state.save()
-    return EXIT_OK
-
-
-def command_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
-    checked = check_plan(args.plan, check_files=False)
-    installer = Installer(checked, args.server)
-    [node] = _selected_nodes(installer, [args.node])
-    offsets = {} if args.from_start else StartStep(installer.context).launch_offsets().get(node.name, {})
-    values = launch.node_values(installer.layout, node)
-    watch = MilestoneWatch()
-    watch.add_node(node.name, milestones=expectations_for(node.role, values), values=values)
-    follower = LogFollower(node.home / CARBON_LOG, start_offset=offsets.get(CARBON_LOG, 0))
-    out.print(f"{node.home / CARBON_LOG} (milestones of a {node.role} marked; Ctrl-C to stop)", style="dim")
-
-    def show(line: LogLine) -> None:
-        out.print(line.text, markup=False, highlight=False)
-        for event in watch.feed(node.name, line):
-            message, level = launch.describe(event)
-            out.print(f"   {'>>' if level == 'info' else '!!'} {message}", style="green" if level == "info" else "red",
-                      markup=False)
-
-    stop = threading.Event()
-    with follower:
-        if args.no_follow:
-            for line in launch.read_all(follower):
-                show(line)
-        else:
-            for line in follower.follow(stop):
-                show(line)
-    pending = [status.milestone.label for status in watch.status().milestones
-               if status.state.name == "PENDING" and status.milestone.required]
-    if pending:
-        out.print("not seen yet: " + "; ".join(pending), style="yellow")
-    return EXIT_OK
-
-
-def command_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
-    checked = check_plan(args.plan, check_files=False)
-    installer = Installer(checked, args.server)
-    installer.context.secrets = gather_secrets(args)
-    report = VerifyStep(installer.context).report()
-    if args.json:
-        print(report.to_json())
-    else:
-        table = Table(title=f"verify {report.server}", title_justify="left")
-        for column in ("check", "result", "details", "what to do"):
-            table.add_column(column)
-        for check in report.checks:
-            table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail, check.hint)
-        out.print(table)
-        out.print("[green]the cluster holds[/]" if report.ok else f"[red]{len(report.failures)} check(s) failed[/]")
-    return EXIT_OK if report.ok else EXIT_FAILED
-
-
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":
     sys.exit(main())
