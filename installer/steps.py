@@ -32,9 +32,7 @@ from installer.plan import Plan
 from installer.processes import NodeProcess, is_running
 from installer.secrets import Secrets
 from installer.sqlscript import split_statements
-from installer.state import State
-
-STEP_NAMES = ("preflight", "extract", "configure", "database", "hosts", "start", "verify")
+from installer.state import STEP_NAMES, State
 
 AXIS2_XML = "repository/conf/axis2/axis2.xml"
 CARBON_XML = "repository/conf/carbon.xml"
