@@ -1,55 +1,150 @@
-"""The Textual application. The guided wizard is built screen by screen over the engine; until
-its screens land, the app shows the plan's derived layout and says plainly what is not there."""
+"""The Textual application: the guided installer, one screen per step over the engine.
+
+``create_app`` is the one factory, used by the console command (``wso2-cluster``,
+``wso2-cluster tui``) and the tests. Screens other than the first are imported when first shown,
+so the first screen paints quickly.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 
-from rich.console import Group
-from textual.app import App, ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+import yaml
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
 
-from installer.cli import layout_tables
-from installer.errors import InstallerError, PlanError
-from installer.validate import check_plan
+from installer.plan_io import PlanDraft
+from screens.base import Navigate, WizardScreen
+from screens.widgets import STEP_ORDER
+from screens.wizard import RecentPlan, WizardState, secrets_from_environment
 
-STYLES = Path(__file__).resolve().parent.parent / "assets" / "app.tcss"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+LOG_ENV = "WSO2_CLUSTER_TUI_LOG"
+
+log = logging.getLogger("wso2_cluster.tui")
+
+
+def user_state_folder(environ: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/wso2-cluster`` (``~/.local/state/wso2-cluster``)."""
+    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "wso2-cluster"
+
+
+def open_log_file(path: Path) -> Path:
+    """Send the wizard's log (tracebacks included) to ``path``, or to the temp folder when that
+    cannot be written; returns the file actually used, which the app shows."""
+    for candidate in (path, Path(tempfile.gettempdir()) / f"wso2-cluster-tui-{os.getuid()}.log"):
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(candidate, encoding="utf-8")
+        except OSError:
+            continue
+        tui_log = logging.getLogger("wso2_cluster.tui")
+        for existing in list(tui_log.handlers):
+            if getattr(existing, "baseFilename", None) == str(candidate):
+                tui_log.removeHandler(existing)
+                existing.close()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        tui_log.addHandler(handler)
+        tui_log.setLevel(logging.INFO)
+        return candidate
+    return path
 
 
 class InstallerApp(App[None]):
-    CSS_PATH = str(STYLES)
-    TITLE = "wso2-cluster-installer"
-    BINDINGS = [("q", "quit", "Quit")]
+    # The first screen is the app's default screen, whose own CSS_PATH Textual does not load:
+    # its stylesheet comes with the app's.
+    CSS_PATH = [str(ASSETS / "app.tcss"), str(ASSETS / "welcome.tcss")]
+    TITLE = "WSO2 cluster installer"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+t", "toggle_dark", "Theme"),
+    ]
 
-    def __init__(self, plan_path: Path | None = None, server_name: str | None = None) -> None:
+    def __init__(self, wizard: WizardState, *, recent: RecentPlan, opening_problem: str = "") -> None:
         super().__init__()
-        self.plan_path = plan_path
-        self.server_name = server_name
+        self.wizard = wizard
+        self.recent = recent
+        self.opening_problem = opening_problem
+        # Set when the operator quits: a running apply stops at its next step or progress report.
+        self.stop_requested = threading.Event()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="body"):
-            yield Static(
-                "The guided wizard is not available yet in this version.\n"
-                "Use the command line meanwhile: wso2-cluster plan check PLAN, "
-                "wso2-cluster apply --plan PLAN --server NAME [--dry-run], wso2-cluster status ...",
-                id="not-available")
-            yield Static(self._plan_view(), id="plan")
-        yield Footer()
+    def get_default_screen(self) -> Screen:
+        from screens.welcome import WelcomeScreen
 
-    def _plan_view(self) -> Group | str:
-        if self.plan_path is None:
-            return "No plan given: start with --plan PLAN (see assets/examples/seed.yaml)."
+        return WelcomeScreen(self.wizard, opening_problem=self.opening_problem)
+
+    def screen_for(self, step: str, **options: object) -> WizardScreen:
+        if step not in STEP_ORDER:
+            raise ValueError(f"unknown wizard step {step!r}")
+        module = importlib.import_module(f"screens.{step}")
+        screen_class = getattr(module, f"{step.capitalize()}Screen")
+        return screen_class(self.wizard, **options)
+
+    def go_to(self, step: str, **options: object) -> None:
+        screen = self.screen_for(step, **options)
+        if len(self.screen_stack) == 1:
+            # The first screen is the app's default screen, which switch_screen cannot replace:
+            # it stays below, and every later step replaces the one on top of it.
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    @on(Navigate)
+    def _navigate(self, event: Navigate) -> None:
+        self.go_to(event.step, **event.options)
+
+    def remember_plan(self, path: Path) -> None:
+        self.recent.remember(path)
+
+    async def action_quit(self) -> None:
+        self.stop_requested.set()
+        self.exit()
+
+
+def create_app(plan_path: Path | None = None, server_name: str | None = None, *,
+               local_addresses: Mapping[str, str] | None = None, is_root: bool | None = None,
+               environ: Mapping[str, str] | None = None, recent_file: Path | None = None,
+               log_file: Path | None = None, working_folder: Path | None = None) -> InstallerApp:
+    """The one app factory, used by the console command and the tests.
+
+    The keyword options exist for tests (what this machine's addresses are, whether it runs as
+    root, where the wizard remembers the last plan and writes its log); the console command
+    passes none of them.
+    """
+    environ = os.environ if environ is None else environ
+    state_folder = user_state_folder(environ)
+    wizard = WizardState(
+        draft=PlanDraft(),
+        secrets=secrets_from_environment(dict(environ)),
+        local_addresses=dict(local_addresses) if local_addresses is not None else None,
+        working_folder=Path(working_folder or Path.cwd()),
+    )
+    if is_root is not None:
+        wizard.is_root = is_root
+    wizard.log_file = open_log_file(log_file or Path(environ.get(LOG_ENV) or state_folder / "tui.log"))
+    recent = RecentPlan(recent_file if recent_file is not None else state_folder / "last-plan")
+
+    opening_problem = ""
+    chosen = plan_path if plan_path is not None else recent.read()
+    if chosen is not None:
         try:
-            checked = check_plan(self.plan_path, check_files=False)
-        except PlanError as error:
-            return f"{error.title}:\n" + "\n".join(str(problem) for problem in error.problems)
-        except InstallerError as error:
-            return f"{error.title}: {error.message}"
-        return Group(*layout_tables(checked.layout))
-
-
-def create_app(plan_path: Path | None = None, server_name: str | None = None) -> InstallerApp:
-    """The one app factory, used by the console command and the tests."""
-    return InstallerApp(plan_path=plan_path, server_name=server_name)
+            wizard.load_file(Path(chosen))
+        except FileNotFoundError:
+            if plan_path is not None:
+                opening_problem = f"{chosen} does not exist"
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            opening_problem = f"{chosen} cannot be read as a plan: {error}"
+    if server_name:
+        wizard.this_server = server_name
+        wizard.server_confirmed = True  # named on the command line: the operator said so
+    # Otherwise the Welcome screen guesses it from this machine's addresses once it is painted.
+    return InstallerApp(wizard, recent=recent, opening_problem=opening_problem)

@@ -1,0 +1,208 @@
+"""What every wizard screen has: the step bar, a body, Back / Next (buttons and keys), the
+footer, and one place that turns a failed worker into an error the operator can read."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from installer.errors import InstallerError
+from installer.plan_io import FIELDS_BY_PATH, problem_field
+from screens.widgets import STEP_ORDER, STEP_TITLES, FormField, ProblemList, StepBar
+from screens.wizard import DraftCheck, WizardState
+
+if TYPE_CHECKING:
+    from installer.plan import PlanProblem
+
+log = logging.getLogger("wso2_cluster.tui")
+
+
+@dataclass
+class Navigate(Message):
+    """Ask the app to show another step; ``options`` go to that screen's constructor."""
+
+    step: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class WizardScreen(Screen[None]):
+    STEP: ClassVar[str] = ""
+    NEXT_LABEL: ClassVar[str] = "Next ›"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next"),
+    ]
+
+    def __init__(self, wizard: WizardState) -> None:
+        super().__init__()
+        self.wizard = wizard
+
+    # --- layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # A plain title line rather than Textual's Header: nothing to update after mounting,
+        # so a screen replaced quickly (keys pressed fast) leaves nothing behind to fail.
+        index = STEP_ORDER.index(self.STEP) + 1
+        yield Static(f"{self.app.title} — {index}/{len(STEP_ORDER)} {STEP_TITLES[self.STEP]}", id="title-bar")
+        yield StepBar(self.STEP)
+        yield from self.compose_body()
+        with Horizontal(id="nav"):
+            yield Button("‹ Back", id="back", compact=True, disabled=self.previous_step is None)
+            yield Static("", id="nav-status")
+            yield Button(self.NEXT_LABEL, id="next", compact=True, variant="primary",
+                         disabled=self.next_step is None)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        """Hook for screens; the base has nothing to do once mounted."""
+
+    # --- moving between steps ---------------------------------------------------------------------
+
+    @property
+    def previous_step(self) -> str | None:
+        index = STEP_ORDER.index(self.STEP)
+        return STEP_ORDER[index - 1] if index > 0 else None
+
+    @property
+    def next_step(self) -> str | None:
+        index = STEP_ORDER.index(self.STEP)
+        return STEP_ORDER[index + 1] if index + 1 < len(STEP_ORDER) else None
+
+    def go(self, step: str, **options: Any) -> None:
+        self.app.post_message(Navigate(step, options))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back" and self.previous_step is None:
+            return False
+        if action == "next" and self.next_step is None:
+            return False
+        return True
+
+    def action_back(self) -> None:
+        if self.previous_step is not None:
+            self.go(self.previous_step)
+
+    def action_next(self) -> None:
+        if self.next_step is None:
+            return
+        blocking = self.blocking_reason()
+        if blocking:
+            self.set_status(blocking, error=True)
+            self.notify(blocking, title="Not yet", severity="warning")
+            return
+        self.go(self.next_step)
+
+    def blocking_reason(self) -> str:
+        """Why Next cannot move on yet (empty when it can)."""
+        return ""
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#next")
+    def _next_pressed(self) -> None:
+        self.action_next()
+
+    def set_status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#nav-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    # --- failed workers ---------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker, event.worker.error)
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        """An error the operator can act on is shown as such; anything else is a bug: its
+        traceback goes to the log file, whose path is shown."""
+        from screens.dialogs import ErrorScreen
+
+        if isinstance(error, InstallerError):
+            self.app.push_screen(ErrorScreen(error.title, error.message, error.hint))
+            return
+        log.error("%s failed unexpectedly", worker.name, exc_info=(type(error), error, error.__traceback__))
+        self.app.push_screen(ErrorScreen(
+            "Unexpected error", f"{worker.name or 'a background task'} failed: {error!r} (a bug in the installer)",
+            f"the traceback is in {self.wizard.log_file}; please report it with that file"))
+
+
+class FormScreen(WizardScreen):
+    """A screen of plan settings: each field writes to the draft as it is typed and shows the
+    problems the plan's own validation finds on its key path."""
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+    # Problems reported on a mapping that one field of the screen stands for.
+    FIELD_ALIASES: ClassVar[dict[str, str]] = {}
+    # Settings the screen shows with its own widgets (a Select), and so their problems too.
+    SHOWN_BY_SCREEN: ClassVar[tuple[str, ...]] = ()
+
+    def form_field(self, path: str, **options: Any) -> FormField:
+        spec = FIELDS_BY_PATH[path]
+        options.setdefault("placeholder", spec.default)
+        return FormField(path, spec.label, self.wizard.draft.get(path), **options)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.refresh_problems()
+        fields = self.query(FormField)
+        if fields:
+            fields.first().input.focus()
+
+    @on(FormField.Changed)
+    def _field_changed(self, event: FormField.Changed) -> None:
+        if event.path in FIELDS_BY_PATH:
+            self.wizard.draft.set(event.path, event.value)
+        self.field_changed(event.path, event.value)
+        self.refresh_problems()
+
+    def field_changed(self, path: str, value: str) -> None:
+        """Hook for screens that do more when a field changes (or own fields outside the plan)."""
+
+    def current_check(self) -> DraftCheck:
+        return self.wizard.check()
+
+    def refresh_problems(self) -> None:
+        check = self.current_check()
+        fields = {field.path: field for field in self.query(FormField)}
+        shown: dict[str, list[PlanProblem]] = {path: [] for path in fields}
+        unplaced: list[PlanProblem] = []
+        for problem in check.under(*self.SECTIONS):
+            path = problem_field(problem)
+            path = self.FIELD_ALIASES.get(path, path)
+            if path in shown:
+                shown[path].append(problem)
+            elif path not in self.SHOWN_BY_SCREEN:
+                unplaced.append(problem)
+        for path, form_field in fields.items():
+            form_field.show_problems(shown[path])
+        for problem_list in self.query(ProblemList):
+            problem_list.show_problems(unplaced)
+        self.after_check(check)
+
+    def after_check(self, check: DraftCheck) -> None:
+        """Hook for screens that show derived values."""
+
+    def blocking_reason(self) -> str:
+        errors = self.current_check().errors_under(*self.SECTIONS)
+        if errors:
+            invalid = self.query(".form-field.-invalid")
+            if invalid:
+                invalid.first(FormField).input.focus()
+            return f"Fix {len(errors)} problem(s) on this screen first"
+        return ""
