@@ -26,7 +26,7 @@ from installer.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_STOPPED
 from installer.derive import Layout, NodeLayout
 from installer.engine import Installer, StepOutcome, parse_step_list, select_steps
 from installer.errors import InstallerError, PlanError
-from installer.events import Event, Note, Progress, StepFinished, StepStarted
+from installer.events import Event, Note, Progress, StepFinished, StepStarted, human_size
 from installer.expectations import MilestoneWatch, expectations_for
 from installer.logwatch import LogFollower, LogLine
 from installer.patchers.base import FileDiff, Status
@@ -157,13 +157,6 @@ def print_diffs(diffs: Sequence[FileDiff], out: Console) -> None:
             out.print(Syntax(diff.text, "diff", theme="ansi_dark", word_wrap=True))
         else:
             out.print(diff.text, markup=False, end="")
-
-
-def human_size(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
 
 
 class EventPrinter:

@@ -41,3 +41,11 @@ EventSink = Callable[[Event], None]
 
 def ignore_events(event: Event) -> None:
     """The default sink."""
+
+
+def human_size(count: int) -> str:
+    """A byte count the way progress lines show it: ``1.5 GiB``, ``312.0 KiB``, ``40 bytes``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"

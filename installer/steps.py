@@ -19,7 +19,7 @@ from pathlib import Path
 from installer import database, hostsfile, launch, processes, verify
 from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.errors import ConfigFileError, DistributionError, InstallerError, SecretError
-from installer.events import EventSink, Note, Progress, ignore_events
+from installer.events import EventSink, Note, Progress, human_size, ignore_events
 from installer.faults import crash_point
 from installer.patchers.axis2 import patch_axis2
 from installer.patchers.base import FileCheck, FileDiff, FilePatch, Status
@@ -295,7 +295,7 @@ class ExtractStep(Step):
         for node in missing:
             source = _zip_for(self.context.plan, node)
             size = _uncompressed_size(source)
-            lines.append(f"extract {source.name} ({size / 2**20:.0f} MiB) into {node.home}")
+            lines.append(f"extract {source.name} ({human_size(size)}) into {node.home}")
         return StepPreview(tuple(lines) or ("all node homes are in place",))
 
     def apply(self, *, force: bool = False) -> StepResult:

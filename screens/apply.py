@@ -24,7 +24,7 @@ from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 from textual.worker import Worker
 
 from installer.errors import InstallerError
-from installer.events import Event, Note, Progress, StepFinished, StepStarted
+from installer.events import Event, Note, Progress, StepFinished, StepStarted, human_size
 from installer.state import STEP_NAMES
 from screens.base import WizardScreen
 from screens.widgets import ErrorPanel
@@ -378,7 +378,7 @@ class ApplyScreen(WizardScreen):
             bar.update(total=max(event.total, 1), progress=event.done)
             # Fixed width (see apply.tcss): the label changes without a new layout of the screen.
             self.query_one("#progress-label", Label).update(
-                f"{event.what}: {event.done / 2**20:.0f} of {event.total / 2**20:.0f} MiB ", layout=False)
+                f"{event.what}: {human_size(event.done)} of {human_size(event.total)} ", layout=False)
         elif isinstance(event, Note):
             style = "yellow" if event.level == "warning" else ""
             notes.write(Text(f"{event.step + ': ' if event.step else ''}{event.message}", style=style))

@@ -17,6 +17,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Static
 
 from installer.errors import DistributionError
+from installer.events import human_size
 from screens.base import FormScreen
 from screens.widgets import FormField, ProblemList
 from screens.wizard import DraftCheck, WizardState, check_text
@@ -55,7 +56,7 @@ def describe_file(kind: str, path: Path) -> Detection:
         warnings = expect_product(info, kind, EXPECTED_VERSIONS[kind])
     except DistributionError as error:
         return Detection(False, error.message)
-    size = f"{info.file_count} files, {info.total_bytes / 2**20:.0f} MiB"
+    size = f"{info.file_count} files, {human_size(info.total_bytes)}"
     text = f"{info.description} ({size})"
     if warnings:
         text += " - " + " ".join(warnings)

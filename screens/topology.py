@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from rich.text import Text
 from textual import on
@@ -336,18 +337,66 @@ class EditedNode:
     draft: PlanDraft  # the whole plan draft with the node in place (it may have moved server)
 
 
-class ServerEditor(ModalScreen[EditedServer | None]):
-    """A server's name, address, install folder and hosts file, checked as they are typed."""
+EditedT = TypeVar("EditedT")
+
+
+class RecordEditor(ModalScreen[EditedT]):
+    """What the server and node editors share: their fields checked as they are typed against the
+    whole draft with the record in place, the problems no field shows listed below, Save / Cancel.
+    A subclass sets ``record`` (the draft being edited) and says what it checks and returns."""
 
     CSS_PATH = [str(ASSETS / "dialogs.tcss"), str(ASSETS / "topology.tcss")]
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
-    def __init__(self, wizard: WizardState, index: int | None, server: ServerDraft) -> None:
+    record: ServerDraft | NodeDraft
+
+    def __init__(self, wizard: WizardState) -> None:
         super().__init__(classes="dialog-screen")
         self.wizard = wizard
+
+    def editor_footer(self) -> ComposeResult:
+        yield ProblemList(id="editor-problems")
+        with Horizontal(classes="dialog-buttons"):
+            yield Button("Save", id="save", variant="primary", compact=True)
+            yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.check_candidate()
+        self.query_one(FormField).input.focus()
+
+    def check_draft(self, draft: PlanDraft) -> DraftCheck:
+        return check_text(draft.to_yaml(), self.wizard.effective_plan_path, check_files=False,
+                          is_root=self.wizard.is_root)
+
+    def check_candidate(self) -> DraftCheck:
+        raise NotImplementedError
+
+    def result(self) -> EditedT:
+        raise NotImplementedError
+
+    @on(FormField.Changed)
+    def _changed(self, event: FormField.Changed) -> None:
+        setattr(self.record, event.path.rsplit(".", 1)[1], event.value)
+        self.check_candidate()
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        self.dismiss(self.result())
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ServerEditor(RecordEditor[EditedServer | None]):
+    """A server's name, address, install folder and hosts file, checked as they are typed."""
+
+    def __init__(self, wizard: WizardState, index: int | None, server: ServerDraft) -> None:
+        super().__init__(wizard)
         self.index = index
         self.server = ServerDraft(server.name, server.address, server.install_dir, server.hosts_file,
                                   [NodeDraft(n.name, n.role, n.offset, n.member_port) for n in server.nodes])
+        self.record = self.server
 
     @property
     def position(self) -> int:
@@ -365,14 +414,7 @@ class ServerEditor(ModalScreen[EditedServer | None]):
                             note="node homes go to <install folder>/<node name>")
             yield FormField(f"{prefix}.hosts_file", "Hosts file", self.server.hosts_file,
                             placeholder=DEFAULT_HOSTS_FILE)
-            yield ProblemList(id="editor-problems")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", id="save", variant="primary", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
-
-    def on_mount(self) -> None:
-        self.check_candidate()
-        self.query_one(FormField).input.focus()
+            yield from self.editor_footer()
 
     def candidate(self) -> PlanDraft:
         draft = self.wizard.draft.copy()
@@ -383,8 +425,7 @@ class ServerEditor(ModalScreen[EditedServer | None]):
         return draft
 
     def check_candidate(self) -> DraftCheck:
-        check = check_text(self.candidate().to_yaml(), self.wizard.effective_plan_path, check_files=False,
-                           is_root=self.wizard.is_root)
+        check = self.check_draft(self.candidate())
         fields = {field.path for field in self.query(FormField)}
         for field in self.query(FormField):
             field.show_problems(check.for_field(field.path))
@@ -394,32 +435,19 @@ class ServerEditor(ModalScreen[EditedServer | None]):
         self.query_one("#editor-problems", ProblemList).show_problems(others)
         return check
 
-    @on(FormField.Changed)
-    def _changed(self, event: FormField.Changed) -> None:
-        setattr(self.server, event.path.rsplit(".", 1)[1], event.value)
-        self.check_candidate()
-
-    @on(Button.Pressed, "#save")
-    def action_save(self) -> None:
-        self.dismiss(EditedServer(self.index, self.server))
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def result(self) -> EditedServer:
+        return EditedServer(self.index, self.server)
 
 
-class NodeEditor(ModalScreen[EditedNode | None]):
+class NodeEditor(RecordEditor[EditedNode | None]):
     """A node's server, name, role and (optionally pinned) offset and member port."""
 
-    CSS_PATH = [str(ASSETS / "dialogs.tcss"), str(ASSETS / "topology.tcss")]
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
-
     def __init__(self, wizard: WizardState, server_index: int, node_index: int | None, node: NodeDraft) -> None:
-        super().__init__(classes="dialog-screen")
-        self.wizard = wizard
+        super().__init__(wizard)
         self.original = (server_index, node_index)
         self.server_index = server_index
         self.node = NodeDraft(node.name, node.role, node.offset, node.member_port)
+        self.record = self.node
 
     def compose(self) -> ComposeResult:
         title = "New node" if self.original[1] is None else f"Node {self.node.name}"
@@ -442,14 +470,7 @@ class NodeEditor(ModalScreen[EditedNode | None]):
             yield FormField(f"{path}.name", "Name", self.node.name, note="also the folder name of its home")
             yield self.offset_field
             yield self.member_port_field
-            yield ProblemList(id="editor-problems")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", id="save", variant="primary", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
-
-    def on_mount(self) -> None:
-        self.check_candidate()
-        self.query_one(FormField).input.focus()
+            yield from self.editor_footer()
 
     def candidate(self) -> PlanDraft:
         draft = self.wizard.draft.copy()
@@ -471,8 +492,7 @@ class NodeEditor(ModalScreen[EditedNode | None]):
     def check_candidate(self) -> DraftCheck:
         draft = self.candidate()
         prefix = self.path_prefix(draft)
-        check = check_text(draft.to_yaml(), self.wizard.effective_plan_path, check_files=False,
-                           is_root=self.wizard.is_root)
+        check = self.check_draft(draft)
         for field in self.query(FormField):
             field.path = f"{prefix}.{field.path.rsplit('.', 1)[1]}"  # the node may have moved server
             field.show_problems(check.for_field(field.path))
@@ -492,11 +512,6 @@ class NodeEditor(ModalScreen[EditedNode | None]):
         self.query_one("#editor-problems", ProblemList).show_problems(others)
         return check
 
-    @on(FormField.Changed)
-    def _changed(self, event: FormField.Changed) -> None:
-        setattr(self.node, event.path.rsplit(".", 1)[1], event.value)
-        self.check_candidate()
-
     @on(Select.Changed, "#node-role")
     def _role_changed(self, event: Select.Changed) -> None:
         self.node.role = event.value if isinstance(event.value, str) else ""
@@ -508,10 +523,5 @@ class NodeEditor(ModalScreen[EditedNode | None]):
             self.server_index = event.value
             self.check_candidate()
 
-    @on(Button.Pressed, "#save")
-    def action_save(self) -> None:
-        self.dismiss(EditedNode(self.candidate()))
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def result(self) -> EditedNode:
+        return EditedNode(self.candidate())

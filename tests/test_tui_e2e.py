@@ -54,6 +54,19 @@ def cluster_root(tmp_path, monkeypatch):
                 os.killpg(record["pid"], signal.SIGKILL)
 
 
+# The seed plan of the tests names database port 9: nothing listens there.
+UNREACHABLE_DATABASE_PASSWORDS = {"WSO2_DB_PASSWORD": APP_PASSWORD, "WSO2_DB_ADMIN_PASSWORD": "admin-pw"}
+
+
+async def apply_until_a_step_fails(pilot):
+    """Open Apply, run it, and wait until a step has failed."""
+    app = pilot.app
+    await pilot.pause()
+    app.go_to("apply", start=True)
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "ApplyScreen"
+                   and "failed" in str(app.screen.query_one("#nav-status").content), timeout=60)
+
+
 def row_status(app, step):
     return app.screen.query_one(f"#step-{step}").status
 
@@ -171,13 +184,9 @@ async def test_new_plan_to_apply_launch_and_verify(cluster_root, distributions, 
 async def test_quitting_half_way_and_starting_again_lands_in_resume(tmp_path, distributions):
     # The plan's database port is 9: the database step fails, half of the installation is done.
     plan = seed_plan(tmp_path / "cluster", distributions)
-    environ = {"WSO2_DB_PASSWORD": APP_PASSWORD, "WSO2_DB_ADMIN_PASSWORD": "admin-pw"}
-    app = make_app(tmp_path / "app", plan, "server-206", environ=environ)
+    app = make_app(tmp_path / "app", plan, "server-206", environ=UNREACHABLE_DATABASE_PASSWORDS)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        app.go_to("apply", start=True)
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ApplyScreen"
-                       and "failed" in str(app.screen.query_one("#nav-status").content), timeout=60)
+        await apply_until_a_step_fails(pilot)
         assert row_status(app, "database") == "failed"
         text = painted_text(app)
         assert "cannot reach the database server at 127.0.0.2:9" in text
@@ -185,7 +194,7 @@ async def test_quitting_half_way_and_starting_again_lands_in_resume(tmp_path, di
         await pilot.press("ctrl+q")
     assert not app.is_running
 
-    again = make_app(tmp_path / "app", plan, "server-206", environ=environ)
+    again = make_app(tmp_path / "app", plan, "server-206", environ=UNREACHABLE_DATABASE_PASSWORDS)
     async with again.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         text = painted_text(again)
@@ -227,10 +236,7 @@ async def test_an_engine_that_dies_mid_extract_is_shown_and_retry_resumes(tmp_pa
     app.wizard.skipped_steps.add("database")
     monkeypatch.setenv("WSO2_CLUSTER_CRASH_AT", "extract:half")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        app.go_to("apply", start=True)
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ApplyScreen"
-                       and "failed" in str(app.screen.query_one("#nav-status").content), timeout=60)
+        await apply_until_a_step_fails(pilot)
         text = painted_text(app)
         assert row_status(app, "preflight") == "done" and row_status(app, "extract") == "failed", text
         assert "Unexpected error" in text and "exit code -9" not in text  # the details go to the log
@@ -248,13 +254,9 @@ async def test_an_engine_that_dies_mid_extract_is_shown_and_retry_resumes(tmp_pa
 @sync
 async def test_abort_after_a_failure_stops_and_says_how_to_go_on(tmp_path, distributions):
     plan = seed_plan(tmp_path / "cluster", distributions)  # database port 9: the database step fails
-    environ = {"WSO2_DB_PASSWORD": APP_PASSWORD, "WSO2_DB_ADMIN_PASSWORD": "admin-pw"}
-    app = make_app(tmp_path / "app", plan, "server-206", environ=environ)
+    app = make_app(tmp_path / "app", plan, "server-206", environ=UNREACHABLE_DATABASE_PASSWORDS)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        app.go_to("apply", start=True)
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ApplyScreen"
-                       and "failed" in str(app.screen.query_one("#nav-status").content), timeout=60)
+        await apply_until_a_step_fails(pilot)
         await pilot.click("#abort")
         await wait_for(pilot, lambda: "starting the installer again offers Resume" in painted_text(app))
         assert app.screen.query_one("#nav-status").content == "aborted"
