@@ -16,6 +16,7 @@ import threading
 import traceback
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
@@ -113,21 +114,28 @@ def layout_tables(layout: Layout) -> list[Table]:
     plan = layout.plan
     tables = []
     for server in layout.servers:
-        table = Table(title=f"{server.name} ({server.address}) - homes in {server.install_dir}", title_justify="left")
-        for column in ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet", "WKA members", "flags"):
-            table.add_column(column)
+        # No vertical rules: the layout fits narrower screens (the wizard's Review at 80 columns).
+        table = Table(title=f"{server.name} ({server.address}) - homes in {server.install_dir}", title_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for column in ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet"):
+            table.add_column(column, no_wrap=True)
+        # A member is never split; on a narrow screen the flags fold onto more lines.
+        longest_member = max((len(f"{member.host}:{member.port}") for node in server.nodes
+                              for member in node.wka_members), default=1)
+        table.add_column("WKA members", min_width=longest_member, overflow="fold")
+        table.add_column("flags", overflow="fold")
         for node in layout.start_order(server.name):
             if node.role == "elb":
                 http = f"{plan.cluster.elb_ports.http}/{plan.cluster.elb_ports.https}"
             else:
                 http = f"{8280 + node.offset}/{8243 + node.offset}"
             pinned = " (pinned)" if node.offset_pinned else ""
-            members = ", ".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
-            flags = " ".join(node.start_flags(first_start=True)) or "-"
+            members = "\n".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
+            flags = "\n".join(node.start_flags(first_start=True)) or "-"
             table.add_row(node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
                           f"{9763 + node.offset}/{9443 + node.offset}", members, flags)
         tables.append(table)
-        hosts = Table(title=f"{server.name}: {server.hosts_file} block", title_justify="left")
+        hosts = Table(title=f"{server.name}: {server.hosts_file} block", title_justify="left", box=box.SIMPLE_HEAD)
         hosts.add_column("address")
         hosts.add_column("host name")
         hosts.add_column("why")
@@ -136,7 +144,7 @@ def layout_tables(layout: Layout) -> list[Table]:
         tables.append(hosts)
     manager = layout.manager
     if manager is not None:
-        mapping = Table(title="manager port mapping and databases", title_justify="left")
+        mapping = Table(title="manager port mapping and databases", title_justify="left", box=box.SIMPLE_HEAD)
         mapping.add_column("what")
         mapping.add_column("value")
         for elb_port, target in manager.port_mapping:

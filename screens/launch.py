@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
@@ -93,6 +94,7 @@ class LaunchScreen(WizardScreen):
     STEP = "launch"
     CSS_PATH = str(ASSETS / "launch.tcss")
     NEXT_LABEL = "Verify ›"
+    BINDINGS = [Binding("ctrl+r", "start", "Start the nodes")]
 
     def __init__(self, wizard: WizardState) -> None:
         super().__init__(wizard)
@@ -162,11 +164,15 @@ class LaunchScreen(WizardScreen):
     def _start_status(self, message: StartStatus) -> None:
         status = self.query_one("#start-status", Static)
         self.start_available = True
-        self.query_one("#start", Button).disabled = self.running
+        start = self.query_one("#start", Button)
+        start.disabled = self.running
         status.update(Text(f"start: {message.status}" + (f" - {message.message}" if message.message else "")))
+        # The keyboard goes where the operator is most likely to go: start, or on to Verify.
+        if not self.running:
+            (self.query_one("#next", Button) if message.status == "done" else start).focus()
 
     @on(Button.Pressed, "#start")
-    def _start_pressed(self) -> None:
+    def action_start(self) -> None:
         if self.running or not self.start_available:
             return
         self.running = True
@@ -215,6 +221,11 @@ class LaunchScreen(WizardScreen):
         if message.hint:
             text.append(f"\nWhat to do: {message.hint}", style="yellow")
         self.query_one("#start-status", Static).update(text)
+        # Show the log of the node that failed ("manager failed to start: ...").
+        for pane in self.query(NodeLogPane):
+            if message.message.startswith(f"{pane.node.name} "):
+                self.query_one("#node-logs", TabbedContent).active = f"log-{pane.node.name}"
+                break
 
     # --- following the logs ------------------------------------------------------------------------
 

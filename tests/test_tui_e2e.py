@@ -262,3 +262,30 @@ async def test_abort_after_a_failure_stops_and_says_how_to_go_on(tmp_path, distr
         assert app.screen.query_one("#nav-status").content == "aborted"
         assert app.screen.query_one("#failure-buttons").has_class("-empty")  # no Retry / Skip left to press
         assert row_status(app, "hosts") == "pending"  # nothing after the failure ran
+
+
+@sync
+async def test_a_node_that_fails_to_start_shows_its_log_and_what_to_do(cluster_root, distributions):
+    # Nothing listens on the plan's database port: the ELB starts, the manager cannot reach MySQL
+    # and fails as Carbon does ("Communications link failure").
+    def elb_ports(data):
+        data["cluster"]["elb_ports"] = {"http": ELB_HTTP, "https": ELB_HTTPS}
+
+    plan = seed_plan(cluster_root, distributions, edit=elb_ports)
+    applied = await asyncio.to_thread(run_cli, "apply", "--plan", plan, "--server", "server-206", "--yes",
+                                      "--skip", "database,start,verify")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    app = make_app(cluster_root / "app", plan, "server-206", is_root=os.geteuid() == 0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.go_to("launch")
+        status = lambda: str(getattr(app.screen.query_one("#start-status").content, "plain", ""))  # noqa: E731
+        await wait_for(pilot, lambda: status().startswith("start: pending"))
+        assert app.screen.focused is app.screen.query_one("#start")  # Enter starts them
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "A node did not start" in status(), timeout=120)
+        assert "manager failed to start" in status() and "What to do:" in status()
+        assert app.screen.query_one("#node-logs").active == "log-manager"
+        await wait_for(pilot, lambda: "Communications link failure" in painted_text(app))
+        elb = app.screen.query_one("#log-elb .milestones").content
+        assert "✓ Carbon started" in getattr(elb, "plain", str(elb))  # the ELB, started before it, runs
