@@ -507,3 +507,40 @@ async def test_verify_checklist_and_report_without_secrets(tmp_path, plan):
         assert document["server"] == "server-206" and document["ok"] is False
         assert "Pa55-verify" not in markdown and "Pa55-verify" not in json.dumps(document)
         assert "report-server-206.md" in painted_text(app)
+
+
+# --- Errors ----------------------------------------------------------------------------------------------
+
+@sync
+async def test_an_error_to_act_on_is_shown_with_its_hint_and_a_bug_goes_to_the_log(tmp_path, plan, monkeypatch):
+    from installer.errors import InstallerError
+    from screens import verify
+
+    def refused(installer, skipped):
+        raise InstallerError("the state file is not readable", "move it away and run again", title="State problem")
+
+    def broken(installer, skipped):
+        raise ZeroDivisionError("a bug deep in the checks")
+
+    monkeypatch.setattr(verify, "checklist", refused)
+    app = make_app(tmp_path, plan, "server-206")
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "verify")
+        await settle(pilot)
+        assert screen_name(app) == "ErrorScreen"
+        text = painted_text(app)
+        assert "State problem" in text and "the state file is not readable" in text
+        assert "move it away and run again" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen_name(app) == "VerifyScreen"
+
+        monkeypatch.setattr(verify, "checklist", broken)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert screen_name(app) == "ErrorScreen"
+        text = painted_text(app)
+        assert "Unexpected error" in text and str(tmp_path / "tui.log") in text
+        assert "Traceback" not in text  # the traceback is for the log, not the operator
+    log = (tmp_path / "tui.log").read_text()
+    assert "Traceback" in log and "ZeroDivisionError: a bug deep in the checks" in log
