@@ -454,7 +454,10 @@ class ConfigureStep(Step):
             state.save()
             if changed:
                 changed_diffs.append(diff)
-        return StepResult(bool(changed_diffs), f"{len(changed_diffs)} file(s) written", tuple(changed_diffs))
+        message = f"{len(changed_diffs)} file(s) written"
+        if len(changed_diffs) < len(patches):
+            message += f", {len(patches) - len(changed_diffs)} already as the plan wants"
+        return StepResult(bool(changed_diffs), message, tuple(changed_diffs))
 
 
 @lru_cache(maxsize=4)
