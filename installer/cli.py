@@ -6,15 +6,16 @@ short on purpose (files changed by hand and no --force, steps not available yet,
 operator declined).
 
 Only the parser lives here: the engine behind the headless commands (:mod:`installer.commands`)
-and the wizard (:mod:`screens.app`) are imported once the command is known, so neither pays for
-the other's imports at start.
+is imported once the command is known, so the wizard does not pay for it at start. The engine
+never imports the UI: the console command (:mod:`screens.console`) passes ``open_wizard``, and
+without it ``tui`` says where the wizard is.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from installer.secrets import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
@@ -84,21 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *,
+         open_wizard: Callable[[Path | None, str | None], int] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None or args.command == "tui":
-        return run_tui(getattr(args, "plan", None), getattr(args, "server", None))
+        if open_wizard is None:
+            print("wso2-cluster: the wizard is started by the wso2-cluster console command "
+                  "(python -m screens.console); this entry point runs the headless commands only",
+                  file=sys.stderr)
+            return EXIT_INVALID
+        return open_wizard(getattr(args, "plan", None), getattr(args, "server", None))
     from installer.commands import run
 
     return run(args, parser)
-
-
-def run_tui(plan: Path | None, server: str | None) -> int:
-    from screens.app import create_app
-
-    create_app(plan_path=plan, server_name=server).run()
-    return EXIT_OK
 
 
 if __name__ == "__main__":
