@@ -38,6 +38,10 @@ def plan(tmp_path, distributions):
     return seed_plan(tmp_path / "cluster", distributions)
 
 
+# A node added to server-206 of the seed (elb 0 / 4000, manager 1 / 4001, worker2 2 / 4002).
+SMALLEST_FREE_ON_SERVER_206 = ("3", "4003")
+
+
 def screen_name(app) -> str:
     return type(app.screen).__name__
 
@@ -88,7 +92,7 @@ async def test_welcome_with_state_offers_resume_with_the_steps_done(tmp_path, pl
     state_file.write_text(json.dumps({"format": 1, "server": "server-206", "steps": {
         "preflight": {"status": "done", "message": "this server is ready"},
         "extract": {"status": "failed", "message": "stopped by the operator"}}}))
-    app = make_app(tmp_path, plan, "server-206")
+    app = make_app(tmp_path, plan)  # no server named: Resume finds the one with state here
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         text = painted_text(app)
@@ -195,8 +199,11 @@ async def test_adding_a_duplicate_node_name_is_refused_next_to_the_field(tmp_pat
         await pilot.pause()
         names = [node.name for server in app.wizard.draft.servers for node in server.nodes]
         assert "worker4" in names
+        assert screen_name(app) == "TopologyScreen"
         # The new node gets the smallest free offset and member port of its server.
-        assert "worker4" in painted_text(app)
+        table = app.screen.query_one("#nodes", DataTable)
+        rows = {str(table.get_row_at(index)[2]): table.get_row_at(index) for index in range(table.row_count)}
+        assert (str(rows["worker4"][4]), str(rows["worker4"][5])) == SMALLEST_FREE_ON_SERVER_206
 
 
 @sync
@@ -293,15 +300,13 @@ async def test_distributions_detect_the_product_and_refuse_a_swapped_zip(tmp_pat
         assert "WSO2 Enterprise Service Bus 4.7.0" in text and "WSO2 Elastic Load Balancer 2.0.3" in text
         assert "MySQL JDBC driver 5.1.25" in text
         await type_into(pilot, "distributions.esb", str(distributions["elb"]))
-        await pilot.pause(0.5)
-        await settle(pilot)
+        await wait_for(pilot, lambda: "but the esb distribution must be" in field_problem(app, "distributions.esb"))
         assert "but the esb distribution must be WSO2 Enterprise Service Bus" in painted_text(app)
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "DistributionsScreen"
         await type_into(pilot, "distributions.esb", str(tmp_path / "missing.zip"))
-        await pilot.pause(0.5)
-        await settle(pilot)
+        await wait_for(pilot, lambda: "missing.zip" in field_problem(app, "distributions.esb"))
         assert "missing.zip does not exist" in field_problem(app, "distributions.esb")
         assert form_field(app, "distributions.esb").has_class("-invalid")
 
@@ -323,8 +328,8 @@ async def test_browse_picks_a_file_for_a_field(tmp_path, plan, distributions):
         assert screen_name(app) == "PathScreen" and "is not a file" in painted_text(app)  # refused, still open
         picker_path.value = str(distributions["esb"])  # a zip where a jar belongs: the field says so
         await pilot.press("enter")
-        await pilot.pause(0.5)
-        await settle(pilot)
+        await wait_for(pilot, lambda: screen_name(app) == "DistributionsScreen"
+                       and "JDBC" in field_problem(app, "distributions.jdbc_driver"))
         assert screen_name(app) == "DistributionsScreen"
         assert app.wizard.draft.get("distributions.jdbc_driver") == str(distributions["esb"])
         assert "contains no MySQL JDBC driver" in field_problem(app, "distributions.jdbc_driver")
@@ -480,10 +485,7 @@ async def test_launch_follows_a_node_log_and_ticks_its_milestones(tmp_path, plan
                        "TribesClusteringAgent} -  Cluster domain: wso2.carbon.lb.domain "
                        "{org.apache.axis2.clustering.tribes.TribesClusteringAgent}\n"
                        "java.net.BindException: Address already in use\n")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if "✓" in painted_text(app):
-                break
+        await wait_for(pilot, lambda: "✓" in painted_text(app))
         text = painted_text(app)
         assert "✓ Clustering started in domain wso2.carbon.lb.domain" in text
         assert "Address already in use" in text and "✗" in text
