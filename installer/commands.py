@@ -125,15 +125,12 @@ def layout_tables(layout: Layout) -> list[Table]:
         table.add_column("WKA members", min_width=longest_member, overflow="fold")
         table.add_column("flags", overflow="fold")
         for node in layout.start_order(server.name):
-            if node.role == "elb":
-                http = f"{plan.cluster.elb_ports.http}/{plan.cluster.elb_ports.https}"
-            else:
-                http = f"{8280 + node.offset}/{8243 + node.offset}"
+            http = "/".join(map(str, node.transport_ports(plan)))
             pinned = " (pinned)" if node.offset_pinned else ""
             members = "\n".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
             flags = "\n".join(node.start_flags(first_start=True)) or "-"
             table.add_row(node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
-                          f"{9763 + node.offset}/{9443 + node.offset}", members, flags)
+                          "/".join(map(str, node.servlet_ports)), members, flags)
         tables.append(table)
         hosts = Table(title=f"{server.name}: {server.hosts_file} block", title_justify="left", box=box.SIMPLE_HEAD)
         hosts.add_column("address")

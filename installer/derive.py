@@ -77,20 +77,31 @@ class NodeLayout:
     def is_esb(self) -> bool:
         return self.role in ("manager", "worker")
 
+    @property
+    def servlet_ports(self) -> tuple[int, int]:
+        """HTTP and HTTPS of the management console and services (9763 / 9443 + offset)."""
+        return SERVLET_HTTP + self.offset, SERVLET_HTTPS + self.offset
+
+    def transport_ports(self, plan: Plan) -> tuple[int, int]:
+        """HTTP and HTTPS of the request transports: the plan's ELB ports for the ELB, the
+        pass-through ports (8280 / 8243 + offset) for an ESB node."""
+        if self.role == "elb":
+            return plan.cluster.elb_ports.http, plan.cluster.elb_ports.https
+        return PASSTHROUGH_HTTP + self.offset, PASSTHROUGH_HTTPS + self.offset
+
     def listening_ports(self, plan: Plan) -> tuple[PortUse, ...]:
         """Every port this node will bind, with what it is for."""
-        uses = [
-            PortUse(SERVLET_HTTP + self.offset, self.name, "servlet HTTP (9763 + offset)"),
-            PortUse(SERVLET_HTTPS + self.offset, self.name, "servlet HTTPS (9443 + offset)"),
+        servlet_http, servlet_https = self.servlet_ports
+        transport_http, transport_https = self.transport_ports(plan)
+        transport = ("ELB HTTP", "ELB HTTPS") if self.role == "elb" else (
+            "pass-through HTTP (8280 + offset)", "pass-through HTTPS (8243 + offset)")
+        return (
+            PortUse(servlet_http, self.name, "servlet HTTP (9763 + offset)"),
+            PortUse(servlet_https, self.name, "servlet HTTPS (9443 + offset)"),
             PortUse(self.member_port, self.name, "clustering (localMemberPort)"),
-        ]
-        if self.role == "elb":
-            uses.append(PortUse(plan.cluster.elb_ports.http, self.name, "ELB HTTP"))
-            uses.append(PortUse(plan.cluster.elb_ports.https, self.name, "ELB HTTPS"))
-        else:
-            uses.append(PortUse(PASSTHROUGH_HTTP + self.offset, self.name, "pass-through HTTP (8280 + offset)"))
-            uses.append(PortUse(PASSTHROUGH_HTTPS + self.offset, self.name, "pass-through HTTPS (8243 + offset)"))
-        return tuple(uses)
+            PortUse(transport_http, self.name, transport[0]),
+            PortUse(transport_https, self.name, transport[1]),
+        )
 
     def start_flags(self, *, first_start: bool) -> tuple[str, ...]:
         if self.role == "manager":

@@ -13,10 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from installer.derive import (
-    PASSTHROUGH_HTTP,
-    PASSTHROUGH_HTTPS,
-    SERVLET_HTTP,
-    SERVLET_HTTPS,
     Layout,
     NodeLayout,
 )
@@ -47,18 +43,16 @@ def node_values(layout: Layout, node: NodeLayout) -> dict[str, object]:
     names = plan.cluster.hostnames
     addresses = {names.elb.lower(): layout.elb.address if layout.elb else None,
                  names.mgt.lower(): layout.manager.address if layout.manager else None}
-    if node.role == "elb":
-        transport = (plan.cluster.elb_ports.http, plan.cluster.elb_ports.https)
-    else:
-        transport = (PASSTHROUGH_HTTP + node.offset, PASSTHROUGH_HTTPS + node.offset)
+    transport = node.transport_ports(plan)
+    servlet = node.servlet_ports
     return {
         "node": node.name,
         "domain": node.domain,
         "member_host": node.address,
         "member_port": node.member_port,
         "offset": node.offset,
-        "servlet_http_port": SERVLET_HTTP + node.offset,
-        "servlet_https_port": SERVLET_HTTPS + node.offset,
+        "servlet_http_port": servlet[0],
+        "servlet_https_port": servlet[1],
         "transport_http_port": transport[0],
         "transport_https_port": transport[1],
         "wka_members": [{"wka_host": addresses.get(member.host.lower()) or member.host, "wka_port": member.port}

@@ -76,7 +76,6 @@ FIELDS_BY_PATH: dict[str, FieldSpec] = {spec.path: spec for spec in SCALAR_FIELD
 
 SERVER_FIELDS = ("name", "address", "install_dir", "hosts_file")
 NODE_FIELDS = ("name", "role", "offset", "member_port")
-_INT_NODE_FIELDS = frozenset({"offset", "member_port"})
 
 
 # --- the draft --------------------------------------------------------------------------------------
@@ -343,8 +342,6 @@ def _emit_list(items: list[Any], indent: int, lines: list[str]) -> None:
             start = len(lines)
             _emit_mapping(item, indent + 2, lines)
             lines[start] = f"{pad}- {lines[start][indent + 2:]}"
-        elif isinstance(item, list):
-            lines.append(f"{pad}- {_scalar(item)}")
         else:
             lines.append(f"{pad}- {_scalar(item)}")
 

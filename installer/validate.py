@@ -224,15 +224,23 @@ def _check_files(plan: Plan) -> list[PlanProblem]:
     return problems
 
 
+def check_parsed(plan: Plan | None, problems: list[PlanProblem], *, check_files: bool = True,
+                 is_root: bool | None = None) -> tuple[Layout | None, list[PlanProblem]]:
+    """Validate what ``parse_plan`` / ``load_plan_file`` returned, never raising: the layout when
+    one could be derived, and every problem (the shape problems first). A plan with shape errors
+    gets only the checks that need no layout."""
+    if plan is None:
+        return None, problems
+    shape_errors = any(problem.severity == "error" for problem in problems)
+    layout, more = validate(plan, check_files=check_files, is_root=is_root, partial=shape_errors)
+    return layout, problems + more
+
+
 def check_plan(path: Path, *, check_files: bool = True) -> CheckedPlan:
     """Load, validate and derive; raise PlanError carrying every error (warnings are kept)."""
     plan, problems = load_plan_file(path)
-    if plan is None:
-        raise PlanError([problem for problem in problems if problem.severity == "error"])
-    shape_errors = any(problem.severity == "error" for problem in problems)
-    layout, more = validate(plan, check_files=check_files, partial=shape_errors)
-    problems = problems + more
+    layout, problems = check_parsed(plan, problems, check_files=check_files)
     errors = [problem for problem in problems if problem.severity == "error"]
-    if errors or layout is None:
+    if errors or layout is None or plan is None:
         raise PlanError(errors)
     return CheckedPlan(plan=plan, layout=layout, problems=tuple(problems))

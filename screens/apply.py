@@ -237,10 +237,7 @@ class ApplyScreen(WizardScreen):
         rows = {row.step: row for row in self.query(StepRow)}
         wizard = self.wizard
         needs = []
-        check = wizard.check()
-        esb_here = False
-        if check.layout is not None and wizard.this_server:
-            esb_here = any(node.is_esb for node in check.layout.server(wizard.this_server).nodes)
+        esb_here = wizard.check().runs_esb_on(wizard.this_server)
 
         def to_run(step: str) -> bool:
             return step not in wizard.skipped_steps and rows[step].status != "done"

@@ -139,12 +139,7 @@ class DatabaseScreen(FormScreen):
         database_server = self.wizard.draft.get("database.server")
         admin_note = (f"needed here: {this_server} creates the databases" if this_server and this_server == database_server
                       else f"needed only on {database_server or 'the database server'}, which creates the databases")
-        esb_here = False
-        if check.layout is not None and this_server:
-            try:
-                esb_here = any(node.is_esb for node in check.layout.server(this_server).nodes)
-            except KeyError:
-                esb_here = False
+        esb_here = check.runs_esb_on(this_server)
         app_note = ("needed here: written into master-datasources.xml (mode 0600) and used to check access"
                     if esb_here else "used by the ESB nodes; checked from every server that runs one")
         for field in self.query(FormField):

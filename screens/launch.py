@@ -22,11 +22,11 @@ from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
 from installer.derive import NodeLayout, ServerLayout
 from installer.errors import InstallerError
 from installer.events import Event, Note, StepFinished, StepStarted
+from installer.processes import CARBON_LOG
 from screens.base import WizardScreen
 from screens.wizard import WizardState
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-CARBON_LOG = "repository/logs/wso2carbon.log"
 # A log that exists already is shown from this far before its end, not from its beginning.
 TAIL_BYTES = 64 * 1024
 FOLLOW_INTERVAL = 0.1
@@ -178,12 +178,11 @@ class LaunchScreen(WizardScreen):
         self.running = True
         self.query_one("#start", Button).disabled = True
         self.query_one("#start-notes").set_class(False, "-empty")
+        from installer.launch import log_offsets
+
         # Milestones count from here: what the logs said before this start is an older run's.
         for pane in self.query(NodeLogPane):
-            try:
-                self.launch_offsets[pane.node.name] = os.path.getsize(pane.node.home / CARBON_LOG)
-            except OSError:
-                self.launch_offsets[pane.node.name] = 0
+            self.launch_offsets[pane.node.name] = log_offsets(pane.node)[CARBON_LOG]
             pane.reached.clear()
             pane.failures.clear()
             pane.show_checklist("starting…")
@@ -195,11 +194,12 @@ class LaunchScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="start")
     def run_start(self) -> None:
         try:
-            self.make_installer(emit=self.emit).apply()
+            (outcome,) = self.make_installer(emit=self.emit).apply()
         except InstallerError as error:
             self.post_message(StartFailed(error.title, error.message, error.hint))
             return
-        self.post_message(StartStatus("done", "the nodes were started"))
+        # The engine's own words: "already done: 3 node(s) running" is not "started".
+        self.post_message(StartStatus(outcome.status.value, outcome.message))
 
     @on(StartEvent)
     def _start_event(self, message: StartEvent) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -22,6 +22,9 @@ from screens.base import WizardScreen
 from screens.dialogs import ConfirmScreen
 from screens.widgets import FormField, ProblemList
 from screens.wizard import DraftCheck, WizardState, check_text
+
+if TYPE_CHECKING:
+    from installer.derive import NodeLayout
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SECTIONS = ("servers",)
@@ -137,7 +140,7 @@ class TopologyScreen(WizardScreen):
                         derived = derived_nodes[node_index]
                         offset = _value(derived.offset, node.offset_pinned)
                         member_port = _value(derived.member_port, node.member_port_pinned)
-                        ports = _ports(derived.role, derived.offset, check)
+                        ports = _ports(derived, check)
                 table.add_row(mark, server.name, node.name, node.role, offset, member_port, ports,
                               key=f"node-{server_index}-{node_index}")
         if table.row_count:
@@ -317,11 +320,12 @@ def _value(number: int, pinned: bool) -> str:
     return f"{number} (pinned)" if pinned else str(number)
 
 
-def _ports(role: str, offset: int, check: DraftCheck) -> str:
-    if role == "elb" and check.plan is not None:
-        ports = check.plan.cluster.elb_ports
-        return f"{ports.http}/{ports.https} · {9763 + offset}/{9443 + offset}"
-    return f"{8280 + offset}/{8243 + offset} · {9763 + offset}/{9443 + offset}"
+def _ports(node: NodeLayout, check: DraftCheck) -> str:
+    """HTTP/HTTPS · servlet ports, as the Nodes table shows them."""
+    assert check.plan is not None  # a layout is derived from a plan
+    http, https = node.transport_ports(check.plan)
+    servlet_http, servlet_https = node.servlet_ports
+    return f"{http}/{https} · {servlet_http}/{servlet_https}"
 
 
 # --- editors -----------------------------------------------------------------------------------------

@@ -210,17 +210,5 @@ class WelcomeScreen(WizardScreen):
         if remember is not None:
             remember(self.wizard.plan_path)
         # A plan with state here goes to Resume; otherwise straight to its first screen.
-        if self._has_state():
-            self.go("welcome")
-        else:
-            self.go("topology")
-
-    def _has_state(self) -> bool:
-        names = [self.wizard.this_server] if self.wizard.this_server else self.wizard.draft.server_names()
-        for name in names:
-            try:
-                if self.wizard.saved_state(name) is not None:
-                    return True
-            except StateError:
-                return True
-        return False
+        self.find_resumable()
+        self.go("welcome" if self.resumable or self.state_problems else "topology")

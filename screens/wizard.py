@@ -58,6 +58,16 @@ class DraftCheck:
     def errors_under(self, *prefixes: str) -> list[PlanProblem]:
         return [problem for problem in self.under(*prefixes) if problem.severity == "error"]
 
+    def runs_esb_on(self, server_name: str | None) -> bool:
+        """Whether the derived layout puts a manager or worker on that server (False when there
+        is no layout yet or no such server)."""
+        if self.layout is None or not server_name:
+            return False
+        try:
+            return any(node.is_esb for node in self.layout.server(server_name).nodes)
+        except KeyError:
+            return False
+
     def checked_plan(self) -> CheckedPlan | None:
         """What the engine takes, when the plan has no errors."""
         from installer.validate import CheckedPlan
@@ -68,22 +78,19 @@ class DraftCheck:
 
 
 def check_text(text: str, path: Path, *, check_files: bool, is_root: bool) -> DraftCheck:
-    """parse_plan + validate, as ``check_plan`` does, on text that is not (yet) a file."""
+    """What ``check_plan`` finds, on text that is not (yet) a file, without raising."""
     from installer.plan import PlanProblem, parse_plan
-    from installer.validate import validate
+    from installer.validate import check_parsed
 
     try:
         plan, problems = parse_plan(text, path)
-        if plan is None:
-            return DraftCheck(text, None, None, tuple(problems))
-        shape_errors = any(problem.severity == "error" for problem in problems)
-        layout, more = validate(plan, check_files=check_files, is_root=is_root, partial=shape_errors)
+        layout, problems = check_parsed(plan, problems, check_files=check_files, is_root=is_root)
     except Exception:  # a bug in validation must not take the form down; the log keeps the traceback
         log.exception("validating the plan failed unexpectedly")
         problem = PlanProblem(Path(path).name, None, "(file)", "the plan could not be checked (a bug)",
                               "see the log file")
         return DraftCheck(text, None, None, (problem,))
-    return DraftCheck(text, plan, layout, tuple(problems) + tuple(more))
+    return DraftCheck(text, plan, layout, tuple(problems))
 
 
 @dataclass
