@@ -14,13 +14,22 @@ import sys
 
 import pytest
 import yaml
-from textual.widgets import Checkbox, DataTable, Input, Select
+from textual.widgets import DataTable, Input
 
 from screens.apply import APPLY_STEPS
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import build_all
 from tests.test_apply_e2e import run_cli
-from tests.test_tui_support import make_app, painted_text, seed_plan, settle, sync, type_into, wait_for
+from tests.test_tui_support import (
+    confirm_server,
+    make_app,
+    painted_text,
+    seed_plan,
+    settle,
+    sync,
+    type_into,
+    wait_for,
+)
 
 SERVERS = {"server-206": "127.0.0.2", "server-132": "127.0.0.3"}
 APP_PASSWORD = "tui-App-Pa55"
@@ -96,10 +105,7 @@ async def test_new_plan_to_apply_launch_and_verify(cluster_root, distributions, 
         # 2 Topology: the seed's two servers moved onto loopback, this machine is server-206.
         for index, name in enumerate(SERVERS):
             await edit_server(pilot, index, root, name)
-        app.screen.query_one("#this-server", Select).value = "server-206"
-        await pilot.pause()
-        app.screen.query_one("#confirmed", Checkbox).value = True
-        await pilot.pause()
+        await confirm_server(pilot, "server-206")
         await pilot.press("ctrl+n")
         await pilot.pause()
         # 3 Cluster.

@@ -46,15 +46,6 @@ def screen_name(app) -> str:
     return type(app.screen).__name__
 
 
-async def confirm_server(pilot, name="server-206"):
-    """Choose and confirm "this server" on the Topology screen, through its widgets."""
-    screen = pilot.app.screen
-    screen.query_one("#this-server", Select).value = name
-    await pilot.pause()
-    screen.query_one("#confirmed", Checkbox).value = True
-    await pilot.pause()
-
-
 # --- Welcome -------------------------------------------------------------------------------------------
 
 @sync

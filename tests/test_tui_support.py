@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.css.query import NoMatches
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Checkbox, Input, Select
 
 from screens.app import InstallerApp, create_app
 from screens.widgets import FormField
@@ -67,6 +67,15 @@ async def type_into(pilot: Pilot, path: str, text: str) -> None:
     await pilot.press("ctrl+u")
     if text:
         await pilot.press(*text)  # one key per character
+    await pilot.pause()
+
+
+async def confirm_server(pilot, name="server-206"):
+    """Choose and confirm "this server" on the Topology screen, through its widgets."""
+    screen = pilot.app.screen
+    screen.query_one("#this-server", Select).value = name
+    await pilot.pause()
+    screen.query_one("#confirmed", Checkbox).value = True
     await pilot.pause()
 
 
