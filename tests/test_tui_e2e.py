@@ -26,6 +26,7 @@ from tests.test_tui_support import (
     painted_text,
     seed_plan,
     settle,
+    shows,
     sync,
     type_into,
     wait_for,
@@ -117,8 +118,7 @@ async def test_new_plan_to_apply_launch_and_verify(cluster_root, distributions, 
         # 4 Distributions: typed paths, each file opened and recognised.
         for key in ("esb", "elb", "jdbc_driver"):
             await type_into(pilot, f"distributions.{key}", str(distributions[key]))
-        await wait_for(pilot, lambda: "MySQL JDBC driver 5.1.25" in painted_text(app)
-                       and "checking…" not in painted_text(app))
+        await shows(pilot, "MySQL JDBC driver 5.1.25", absent=("checking…",))
         await pilot.press("ctrl+n")
         await pilot.pause()
         # 5 Database: the suite's MariaDB, reached on this server's address.
@@ -132,7 +132,7 @@ async def test_new_plan_to_apply_launch_and_verify(cluster_root, distributions, 
         await pilot.pause()
         # 6 Review: the preview, then Apply, which first saves the plan.
         await wait_for(pilot, lambda: app.screen.preview_result is not None, timeout=60)
-        assert "Plan check: valid" in painted_text(app)
+        await shows(pilot, "Plan check: valid")
         sql = app.screen.query_one("#database-preview").content.plain
         assert "CREATE DATABASE IF NOT EXISTS `REGISTRY_DB`" in sql
         assert "CREATE USER IF NOT EXISTS 'regadmin'@'127.0.0.3' IDENTIFIED BY '********'" in sql
@@ -195,9 +195,7 @@ async def test_quitting_half_way_and_starting_again_lands_in_resume(tmp_path, di
     async with app.run_test(size=(100, 30)) as pilot:
         await apply_until_a_step_fails(pilot)
         assert row_status(app, "database") == "failed"
-        text = painted_text(app)
-        assert "cannot reach the database server at 127.0.0.2:9" in text
-        assert "Retry" in text and "Skip database" in text and "Abort" in text
+        await shows(pilot, "cannot reach the database server at 127.0.0.2:9", "Retry", "Skip database", "Abort")
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0  # set only when the app itself exited (ctrl+q), not by run_test
@@ -205,9 +203,7 @@ async def test_quitting_half_way_and_starting_again_lands_in_resume(tmp_path, di
     again = make_app(tmp_path / "app", plan, "server-206", environ=UNREACHABLE_DATABASE_PASSWORDS)
     async with again.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        text = painted_text(again)
-        assert "Resume server-206" in text
-        assert "extract done" in text and "configure done" in text and "database failed" in text
+        await shows(pilot, "Resume server-206", "extract done", "configure done", "database failed")
         await pilot.press("r")
         await settle(pilot)
         assert type(again.screen).__name__ == "ApplyScreen"
@@ -231,7 +227,7 @@ async def test_quitting_while_applying_stops_the_engine_at_its_next_report(tmp_p
         app.stop_requested.set()  # what quitting does; the run then stops before its first step
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: "stopped" in str(app.screen.query_one("#nav-status").content), timeout=30)
-        assert "stopped by the operator" in painted_text(app)
+        await shows(pilot, "stopped by the operator")
     assert not (tmp_path / "cluster" / "server-206" / "wso2" / "elb").exists()  # nothing was extracted
 
 
@@ -245,9 +241,8 @@ async def test_an_engine_that_dies_mid_extract_is_shown_and_retry_resumes(tmp_pa
     monkeypatch.setenv("WSO2_CLUSTER_CRASH_AT", "extract:half")
     async with app.run_test(size=(100, 30)) as pilot:
         await apply_until_a_step_fails(pilot)
-        text = painted_text(app)
+        text = await shows(pilot, "Unexpected error", absent=("exit code -9",))  # the details go to the log
         assert row_status(app, "preflight") == "done" and row_status(app, "extract") == "failed", text
-        assert "Unexpected error" in text and "exit code -9" not in text  # the details go to the log
         assert "exit code -9" in (tmp_path / "app" / "tui.log").read_text()
         assert app.screen.query_one("#retry").display and app.screen.query_one("#abort").display
         assert not app.screen.query_one("#skip").display  # extracting is not left out
@@ -266,7 +261,7 @@ async def test_abort_after_a_failure_stops_and_says_how_to_go_on(tmp_path, distr
     async with app.run_test(size=(100, 30)) as pilot:
         await apply_until_a_step_fails(pilot)
         await pilot.click("#abort")
-        await wait_for(pilot, lambda: "starting the installer again offers Resume" in painted_text(app))
+        await shows(pilot, "starting the installer again offers Resume")
         assert app.screen.query_one("#nav-status").content == "aborted"
         assert app.screen.query_one("#failure-buttons").has_class("-empty")  # no Retry / Skip left to press
         assert row_status(app, "hosts") == "pending"  # nothing after the failure ran
@@ -294,6 +289,6 @@ async def test_a_node_that_fails_to_start_shows_its_log_and_what_to_do(cluster_r
         await wait_for(pilot, lambda: "A node did not start" in status(), timeout=120)
         assert "manager failed to start" in status() and "What to do:" in status()
         assert app.screen.query_one("#node-logs").active == "log-manager"
-        await wait_for(pilot, lambda: "Communications link failure" in painted_text(app))
+        await shows(pilot, "Communications link failure")
         elb = app.screen.query_one("#log-elb .milestones").content
         assert "✓ Carbon started" in getattr(elb, "plain", str(elb))  # the ELB, started before it, runs

@@ -19,9 +19,9 @@ from tests.test_tui_support import (
     form_field,
     input_values,
     make_app,
-    painted_text,
     seed_plan,
     settle,
+    shows,
     sync,
     type_into,
     wait_for,
@@ -53,14 +53,12 @@ async def test_welcome_without_a_plan_offers_open_and_new_and_blocks_next(tmp_pa
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        text = painted_text(app)
-        assert "No plan yet" in text and "Open plan" in text and "New plan" in text
-        assert "Resume" not in text  # no state here: nothing to resume, not even in the footer
-        assert str(tmp_path / "tui.log") in text  # the log file's location is shown
+        # No state here: nothing to resume, not even in the footer; the log file's location is shown.
+        await shows(pilot, "No plan yet", "Open plan", "New plan", str(tmp_path / "tui.log"), absent=("Resume",))
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "WelcomeScreen"
-        assert "Open a plan or start a new one first" in painted_text(app)
+        await shows(pilot, "Open a plan or start a new one first")
 
 
 @sync
@@ -72,8 +70,7 @@ async def test_new_plan_starts_from_the_seed_and_goes_to_topology(tmp_path):
         assert screen_name(app) == "TopologyScreen"
         assert app.wizard.draft.server_names() == ["server-206", "server-132"]
         assert app.wizard.plan_path is None  # a new plan: not saved anywhere yet
-        text = painted_text(app)
-        assert "worker3" in text and "3 (pinned)" in text  # the seed's pinned offset, shown as such
+        await shows(pilot, "worker3", "3 (pinned)")  # the seed's pinned offset, shown as such
 
 
 @sync
@@ -86,9 +83,7 @@ async def test_welcome_with_state_offers_resume_with_the_steps_done(tmp_path, pl
     app = make_app(tmp_path, plan)  # no server named: Resume finds the one with state here
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        text = painted_text(app)
-        assert "Resume server-206" in text
-        assert "preflight done" in text and "stopped by the operator" in text
+        await shows(pilot, "Resume server-206", "preflight done", "stopped by the operator")
         await pilot.press("r")
         await settle(pilot)
         assert screen_name(app) == "ApplyScreen"
@@ -102,7 +97,7 @@ async def test_a_plan_that_cannot_be_read_is_said_on_the_welcome_screen(tmp_path
     app = make_app(tmp_path, broken)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert "cannot be read as a plan" in painted_text(app)
+        await shows(pilot, "cannot be read as a plan")
 
 
 # --- Topology ------------------------------------------------------------------------------------------
@@ -115,16 +110,16 @@ async def test_topology_needs_this_server_confirmed_before_next(tmp_path, plan):
         await pilot.pause()
         assert screen_name(app) == "TopologyScreen"
         # Both servers are on loopback: this machine could be either, so nothing is guessed.
-        assert "choose one" in painted_text(app)
+        await shows(pilot, "choose one")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "TopologyScreen"
-        assert "Choose which server this machine is" in painted_text(app)
+        await shows(pilot, "Choose which server this machine is")
         app.screen.query_one("#this-server", Select).value = "server-132"
         await pilot.pause()
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert "Tick 'confirmed'" in painted_text(app)
+        await shows(pilot, "Tick 'confirmed'")
         app.screen.query_one("#confirmed", Checkbox).value = True
         await pilot.pause()
         await pilot.press("ctrl+n")
@@ -148,9 +143,9 @@ async def test_node_editor_shows_a_collision_as_it_is_typed_and_pinning_moves_de
         offset = "servers[1].nodes[0].offset"
         assert form_field(app, offset).input.placeholder == "derived: 0"
         await type_into(pilot, offset, "3")
-        assert "3 is already used by worker1 on server-132" in painted_text(app)
+        await shows(pilot, "3 is already used by worker1 on server-132")
         await type_into(pilot, offset, "7")
-        assert "already used" not in painted_text(app)
+        await shows(pilot, absent=("already used",))
         await pilot.press("escape")  # cancelled: the plan keeps worker1 unpinned
         await pilot.pause()
         assert app.wizard.draft.servers[1].nodes[0].offset == ""
@@ -183,9 +178,9 @@ async def test_adding_a_duplicate_node_name_is_refused_next_to_the_field(tmp_pat
         name_path = next(field.path for field in app.screen.query(FormField) if field.path.endswith(".name"))
         await type_into(pilot, name_path, "worker1")
         # Reported on whichever of the two comes second in the plan: here the existing worker1.
-        assert "node name 'worker1' is already used" in painted_text(app)
+        await shows(pilot, "node name 'worker1' is already used")
         await type_into(pilot, name_path, "worker4")
-        assert "already used" not in painted_text(app)
+        await shows(pilot, absent=("already used",))
         await pilot.click("#save")
         await pilot.pause()
         names = [node.name for server in app.wizard.draft.servers for node in server.nodes]
@@ -208,7 +203,7 @@ async def test_removing_the_manager_is_an_error_of_the_whole_topology(tmp_path, 
         nodes.move_cursor(row=1)  # manager
         await pilot.press("x")
         await pilot.pause()
-        assert "there is no node with role manager" in painted_text(app)
+        await shows(pilot, "there is no node with role manager")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "TopologyScreen"
@@ -225,7 +220,7 @@ async def test_server_editor_checks_the_address(tmp_path, plan):
         await pilot.pause()
         assert screen_name(app) == "ServerEditor"
         await type_into(pilot, "servers[0].address", "300.1.1.1")
-        assert "'300.1.1.1' is not an IP address" in painted_text(app)
+        await shows(pilot, "'300.1.1.1' is not an IP address")
         await pilot.press("escape")  # cancel: nothing changes
         await pilot.pause()
         assert app.wizard.draft.servers[0].address == "127.0.0.2"
@@ -244,7 +239,7 @@ async def test_cluster_validation_next_to_the_field_and_back_and_forth_keeps_inp
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "cluster")
         await type_into(pilot, "cluster.hostnames.mgt", "worker.esb.wso2.com")
-        assert "is also the worker host name" in painted_text(app)
+        await shows(pilot, "is also the worker host name")
         assert form_field(app, "cluster.hostnames.mgt").has_class("-invalid")
         await pilot.press("ctrl+n")
         await pilot.pause()
@@ -270,13 +265,13 @@ async def test_elb_ports_below_1024_warn_without_root(tmp_path, plan):
         await goto(pilot, "cluster")
         await type_into(pilot, "cluster.elb_ports.http", "80")
         await type_into(pilot, "cluster.elb_ports.https", "443")
-        assert "are below 1024 and need root" in painted_text(app)
+        await shows(pilot, "are below 1024 and need root")
         await type_into(pilot, "cluster.elb_ports.http", "8280")
         await type_into(pilot, "cluster.elb_ports.https", "8243")
-        assert "need root" not in painted_text(app)
+        await shows(pilot, absent=("need root",))
         # A warning never blocks; port text that is not a number is an error.
         await type_into(pilot, "cluster.elb_ports.https", "84x3")
-        assert "must be a TCP port" in painted_text(app)
+        await shows(pilot, "must be a TCP port")
 
 
 # --- Distributions ---------------------------------------------------------------------------------------
@@ -287,12 +282,11 @@ async def test_distributions_detect_the_product_and_refuse_a_swapped_zip(tmp_pat
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "distributions")
         await settle(pilot)
-        text = painted_text(app)
-        assert "WSO2 Enterprise Service Bus 4.7.0" in text and "WSO2 Elastic Load Balancer 2.0.3" in text
-        assert "MySQL JDBC driver 5.1.25" in text
+        await shows(pilot, "WSO2 Enterprise Service Bus 4.7.0", "WSO2 Elastic Load Balancer 2.0.3",
+                    "MySQL JDBC driver 5.1.25")
         await type_into(pilot, "distributions.esb", str(distributions["elb"]))
         await wait_for(pilot, lambda: "but the esb distribution must be" in field_problem(app, "distributions.esb"))
-        assert "but the esb distribution must be WSO2 Enterprise Service Bus" in painted_text(app)
+        await shows(pilot, "but the esb distribution must be WSO2 Enterprise Service Bus")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "DistributionsScreen"
@@ -316,7 +310,8 @@ async def test_browse_picks_a_file_for_a_field(tmp_path, plan, distributions):
         picker_path.value = str(tmp_path / "nothing-here.jar")
         await pilot.press("enter")
         await pilot.pause()
-        assert screen_name(app) == "PathScreen" and "is not a file" in painted_text(app)  # refused, still open
+        await shows(pilot, "is not a file")
+        assert screen_name(app) == "PathScreen"  # refused, still open
         picker_path.value = str(distributions["esb"])  # a zip where a jar belongs: the field says so
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "DistributionsScreen"
@@ -336,14 +331,13 @@ async def test_database_passwords_are_masked_and_never_in_the_plan(tmp_path, pla
         await type_into(pilot, "secret.db_password", "Pa55-tui-secret")
         await type_into(pilot, "secret.db_admin_password", "Adm1n-tui-secret")
         assert form_field(app, "secret.db_password").query_one(Input).password
-        text = painted_text(app)
+        text = await shows(pilot, "needed here: server-206 creates the databases")
         assert "Pa55-tui-secret" not in text and "Adm1n-tui-secret" not in text
         assert app.wizard.secrets.db_password == "Pa55-tui-secret"
         assert "Pa55-tui-secret" not in app.wizard.plan_text()
         assert "Adm1n-tui-secret" not in app.wizard.plan_text()
-        assert "needed here: server-206 creates the databases" in text
         await type_into(pilot, "database.user", "bad user")
-        assert "'bad user' is not a valid MySQL user name" in painted_text(app)
+        await shows(pilot, "'bad user' is not a valid MySQL user name")
         # Back and Next: the passwords and the typed user are still there.
         await pilot.press("escape")
         await pilot.pause()
@@ -384,7 +378,7 @@ async def test_test_connection_against_the_real_database(tmp_path, distributions
         await type_into(pilot, "secret.db_password", "no-such-user-yet")
         await pilot.click("#test-connection")
         await settle(pilot)
-        assert "connected to 127.0.0.2" in painted_text(app)  # scrolled into view
+        await shows(pilot, "connected to 127.0.0.2")  # scrolled into view
         text = " ".join(app.screen.query_one("#test-results").content.plain.split())
         assert f"admin user '{server.admin_user}': connected to 127.0.0.2:{server.port} from 127.0.0.2" in text
         assert "refused the application user 'regadmin'" in text  # the database step has not run yet
@@ -431,13 +425,13 @@ async def test_review_apply_asks_to_save_an_unsaved_plan_first(tmp_path, distrib
         await pilot.press("ctrl+n")
         await pilot.pause()
         # The seed's zips are not in tmp_path: the plan has errors, Apply says so.
-        assert "error(s): see Problems" in painted_text(app)
+        await shows(pilot, "error(s): see Problems")
         app.wizard.draft.set("distributions.esb", str(distributions["esb"]))
         app.wizard.draft.set("distributions.elb", str(distributions["elb"]))
         app.wizard.draft.set("distributions.jdbc_driver", str(distributions["jdbc_driver"]))
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert "Still checking" in painted_text(app)  # the plan changed: its files are checked again
+        await shows(pilot, "Still checking")  # the plan changed: its files are checked again
         app.screen.action_refresh_preview()
         await settle(pilot)
         await pilot.press("ctrl+n")
@@ -455,10 +449,8 @@ async def test_launch_shows_the_start_order_and_where_the_start_step_is(tmp_path
     app = make_app(tmp_path, plan, "server-206")
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "launch")
-        await wait_for(pilot, lambda: "checking the start step" not in painted_text(app))
-        text = painted_text(app)
-        assert "Start the nodes of server-206 in order: elb, manager, worker2" in text
-        assert "start: pending - not running: elb, manager, worker2" in text
+        await shows(pilot, "Start the nodes of server-206 in order: elb, manager, worker2",
+                    "start: pending - not running: elb, manager, worker2", absent=("checking the start step",))
         assert not app.screen.query_one("#start").disabled
 
 
@@ -476,10 +468,7 @@ async def test_launch_follows_a_node_log_and_ticks_its_milestones(tmp_path, plan
                        "TribesClusteringAgent} -  Cluster domain: wso2.carbon.lb.domain "
                        "{org.apache.axis2.clustering.tribes.TribesClusteringAgent}\n"
                        "java.net.BindException: Address already in use\n")
-        await wait_for(pilot, lambda: "✓" in painted_text(app))
-        text = painted_text(app)
-        assert "✓ Clustering started in domain wso2.carbon.lb.domain" in text
-        assert "Address already in use" in text and "✗" in text
+        await shows(pilot, "✓ Clustering started in domain wso2.carbon.lb.domain", "Address already in use", "✗")
 
 
 @sync
@@ -488,10 +477,8 @@ async def test_verify_checklist_and_report_without_secrets(tmp_path, plan):
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "verify")
         await settle(pilot)
-        text = painted_text(app)
-        assert "preflight" in text and "extract" in text
+        text = await shows(pilot, "preflight", "extract", "process elb: elb: not running")
         assert re.search(r"verify failed - \d+ of \d+ checks hold", text)  # nothing is running
-        assert "process elb: elb: not running" in text
         await pilot.press("ctrl+e")
         await settle(pilot)
         folder = plan.parent / "server-206" / "wso2" / ".wso2-cluster"
@@ -499,7 +486,7 @@ async def test_verify_checklist_and_report_without_secrets(tmp_path, plan):
         document = json.loads((folder / "report-server-206.json").read_text())
         assert document["server"] == "server-206" and document["ok"] is False
         assert "Pa55-verify" not in markdown and "Pa55-verify" not in json.dumps(document)
-        assert "report-server-206.md" in painted_text(app)
+        await shows(pilot, "report-server-206.md")
 
 
 # --- Errors ----------------------------------------------------------------------------------------------
@@ -521,9 +508,7 @@ async def test_an_error_to_act_on_is_shown_with_its_hint_and_a_bug_goes_to_the_l
         await goto(pilot, "verify")
         await settle(pilot)
         assert screen_name(app) == "ErrorScreen"
-        text = painted_text(app)
-        assert "State problem" in text and "the state file is not readable" in text
-        assert "move it away and run again" in text
+        await shows(pilot, "State problem", "the state file is not readable", "move it away and run again")
         await pilot.press("escape")
         await pilot.pause()
         assert screen_name(app) == "VerifyScreen"
@@ -532,8 +517,7 @@ async def test_an_error_to_act_on_is_shown_with_its_hint_and_a_bug_goes_to_the_l
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert screen_name(app) == "ErrorScreen"
-        text = painted_text(app)
-        assert "Unexpected error" in text and str(tmp_path / "tui.log") in text
-        assert "Traceback" not in text  # the traceback is for the log, not the operator
+        # The traceback is for the log, not the operator.
+        await shows(pilot, "Unexpected error", str(tmp_path / "tui.log"), absent=("Traceback",))
     log = (tmp_path / "tui.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError: a bug deep in the checks" in log

@@ -97,6 +97,23 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
+async def shows(pilot: Pilot, *fragments: str, absent: tuple[str, ...] = (), timeout: float = 20.0) -> str:
+    """Wait until the screen, as painted, shows every fragment and none of ``absent``; return that
+    text. A widget's new content reaches the terminal only after the next layout and paint, so a
+    test that reads the screen right after an action must wait on the painted text itself."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        text = painted_text(pilot.app)
+        if all(fragment in text for fragment in fragments) and not any(fragment in text for fragment in absent):
+            return text
+        if loop.time() > deadline:
+            missing = [fragment for fragment in fragments if fragment not in text]
+            present = [fragment for fragment in absent if fragment in text]
+            raise AssertionError(f"after {timeout} s the screen still lacks {missing} / shows {present}:\n{text}")
+        await pilot.pause(0.05)
+
+
 async def settle(pilot: Pilot) -> None:
     """Let workers finish and their messages be handled (never on a screen that follows logs:
     those workers run until the screen goes away)."""
