@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from installer.errors import InstallerError
@@ -325,6 +325,7 @@ def _comment(body: str, style: str) -> str:
     return "/* " + body.replace("*/", "* /") + "*/\n"
 
 
+@settings(deadline=None)  # a slow moment on a loaded machine is not a failure; speed is for benchmarks
 @given(
     literals=st.lists(st.tuples(_AWKWARD, st.sampled_from(["'", '"', "`"]), _AWKWARD,
                                 st.sampled_from(["--", "#", "/*"])), min_size=1, max_size=5),
