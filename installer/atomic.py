@@ -3,17 +3,37 @@
 Every file we change is written to a temporary file in the same folder, flushed and fsynced,
 given the original's mode (or the requested one), then renamed over the target; the folder is
 fsynced so the rename survives a crash. A reader sees either the old bytes or the new ones.
+
+A symlink is written through: its target gets the new bytes and the link stays a link. A file
+that cannot be renamed over because it is a mount point (``/etc/hosts`` in a container is a bind
+mount: EBUSY) can, where the caller allows it, be written in place instead, with a copy of the
+bytes being replaced kept until the new ones are on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from installer.errors import ConfigFileError
+
+IN_PLACE_COPY_SUFFIX = ".wso2-cluster.previous"
+
+
+@dataclass(frozen=True)
+class Written:
+    """How a write went: ``path`` is the file that holds the new bytes (a symlink's target for a
+    symlink); ``in_place`` says the rename was refused and the bytes went into the file itself."""
+
+    path: Path
+    in_place: bool = False
 
 
 def fsync_dir(folder: Path) -> None:
@@ -30,16 +50,22 @@ def atomic_write_bytes(
     *,
     mode: int | None = None,
     validate: Callable[[Path], None] | None = None,
-) -> None:
+    in_place_fallback: bool = False,
+) -> Written:
     """Replace ``path`` with ``data`` atomically.
 
     ``mode``: permission bits for the result; default keeps the existing file's mode (0644 for
     a new file). ``validate`` is called on the temporary file before the rename and may raise
-    to abort the write, leaving the original untouched.
+    to abort the write, leaving the original untouched. ``in_place_fallback``: when the rename
+    fails with EBUSY (a bind-mounted file), write the bytes into the existing file instead (see
+    ``_write_in_place``). Raises OSError when the file cannot be written, ConfigFileError when an
+    earlier in-place write of it was interrupted.
     """
-    path = Path(path)
+    # Through a symlink: renaming onto the link itself would replace it with a regular file.
+    path = Path(os.path.realpath(path))
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
+    _refuse_after_interrupted_in_place_write(path)
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o7777
@@ -60,12 +86,71 @@ def atomic_write_bytes(
             os.chown(tmp, stat.st_uid, stat.st_gid)
         if validate is not None:
             validate(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            if error.errno != errno.EBUSY or not in_place_fallback or not path.is_file():
+                raise
+            _write_in_place(path, data, mode)
+            tmp.unlink()
+            return Written(path, in_place=True)
         fsync_dir(folder)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    return Written(path)
+
+
+def in_place_copy(path: Path) -> Path:
+    """Where an in-place write of ``path`` keeps the bytes it replaces until the new ones are on disk."""
+    return Path(path).with_name(f".{Path(path).name}{IN_PLACE_COPY_SUFFIX}")
+
+
+def _write_in_place(path: Path, data: bytes, mode: int | None) -> None:
+    """Overwrite ``path``'s own inode with ``data``: the only way to change a bind-mounted file.
+
+    This is not atomic, so the bytes being replaced are first copied (atomically) beside the
+    file; the copy is removed once the new bytes are fsynced. A copy still there later means this
+    was interrupted, and the next write refuses until the operator has looked.
+    """
+    previous = in_place_copy(path)
+    atomic_write_bytes(previous, path.read_bytes(), mode=0o600)
+    touched = False
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            view = memoryview(data)
+            written = 0
+            touched = True
+            while written < len(data):
+                written += os.pwrite(fd, view[written:], written)
+            # Write first, truncate after: a content that grows never leaves the file empty or
+            # short at any moment, and one that shrinks only keeps a stale tail until here.
+            os.ftruncate(fd, len(data))
+            if mode is not None:
+                os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        if not touched:
+            # Nothing of the file was changed: no trace of an interrupted write to leave.
+            previous.unlink()
+        raise
+    previous.unlink()
+    fsync_dir(path.parent)
+
+
+def _refuse_after_interrupted_in_place_write(path: Path) -> None:
+    previous = in_place_copy(path)
+    if previous.exists():
+        raise ConfigFileError(
+            f"{path}: an earlier in-place write of this file was interrupted; "
+            f"the bytes it was replacing are kept in {previous}",
+            f"compare {path} with {previous}, restore it from there if it is damaged, "
+            f"then delete {previous} and run again",
+        )
 
 
 def remove_stale_temporaries(path: Path) -> None:

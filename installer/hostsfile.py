@@ -70,14 +70,16 @@ def render_hosts(
     missing end-of-line to the last line, if any). Empty ``entries`` remove the block. Bytes outside
     the block are kept as they are; when nothing would change, ``original`` itself is returned.
 
-    Raises ConfigFileError when the file's markers for this cluster are broken, ValueError when
-    ``cluster_id`` or an entry cannot be written as one hosts-file field.
+    Raises ConfigFileError when the file's markers for this cluster are broken or a line outside
+    the block is not a hosts-file line (``address name [names...]``), ValueError when ``cluster_id`` or an
+    entry cannot be written as one hosts-file field.
     """
     _check_field(cluster_id, "cluster id")
     _check_entries(entries)
 
     lines = _split_lines(_decode(original))
     span = _find_block(lines, cluster_id, path)
+    _check_lines(lines, span, path)
     end_of_line = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     block = _block_lines(cluster_id, entries, end_of_line) if entries else []
 
@@ -152,6 +154,35 @@ def shadowing_lines(
             if not _same_address(our_address, address):
                 shadows.append(Shadow(line_number=number, hostname=hostname, address=address))
     return shadows
+
+
+def _check_lines(lines: Sequence[str], span: _BlockSpan | None, path: str) -> None:
+    """Refuse a file that does not read as a hosts file, naming its first bad line.
+
+    Every line outside the cluster's block that is neither blank nor a comment must be
+    ``address name [names...]`` with an IPv4 or IPv6 address. glibc would just skip any other line,
+    but one means the plan's ``hosts_file`` names the wrong file (a passwd file, the plan itself):
+    appending our block to it would do nothing useful and spoil that file.
+    """
+    for index, line in enumerate(lines):
+        if span is not None and span.begin <= index <= span.end:
+            continue  # our own lines: replaced whatever they hold
+        fields = _fields(line)
+        if not fields:
+            continue
+        if not _is_address(fields[0]):
+            problem = "does not start with an IPv4 or IPv6 address"
+        elif len(fields) < 2:
+            problem = "has an address but no host name"
+        else:
+            continue
+        # The line's text is not shown: a file named by mistake may hold anything.
+        raise ConfigFileError(
+            f"{path}, line {index + 1}: not a hosts-file line (it {problem}); "
+            "this does not look like a hosts file",
+            "Check hosts_file in the plan (normally /etc/hosts). If it is the right file, make that "
+            "line 'address name [names...]', or comment it out with '#'.",
+        )
 
 
 def _check_entries(entries: Sequence[tuple[str, str]]) -> None:

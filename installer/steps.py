@@ -496,7 +496,9 @@ class HostsStep(Step):
             block = hostsfile.read_block(data, cluster_id, path=hosts_label)
             return repr(block).encode()
 
-        return FilePatch(path=context.server.hosts_file, label="hosts file", transform=transform, owned_part=owned)
+        # In containers /etc/hosts is a bind mount that no rename can replace: write it in place.
+        return FilePatch(path=context.server.hosts_file, label="hosts file", transform=transform, owned_part=owned,
+                         in_place_fallback=True)
 
     def check(self) -> StepCheck:
         patch = self._patch()
@@ -511,6 +513,7 @@ class HostsStep(Step):
 
     def apply(self, *, force: bool = False) -> StepResult:
         from installer.atomic import backup_once
+        from installer.patchers.base import write_error
 
         patch = self._patch()
         state = self.context.state
@@ -519,13 +522,20 @@ class HostsStep(Step):
             raise DriftError([result])
         if result.status == Status.DONE:
             return StepResult(False, f"{patch.path} is up to date")
-        backup = backup_once(patch.path)
+        try:
+            backup = backup_once(patch.path)
+        except OSError as error:
+            raise write_error(patch.path, error) from error
         if backup is not None:
             state.step(self.name)["backup"] = str(backup)
-        changed, fingerprint, diff = patch.apply()
-        state.record_file(self.name, patch.path, fingerprint)
-        return StepResult(changed, f"{patch.path} updated" + (f" (original kept as {backup})" if backup else ""),
-                          (diff,) if changed else ())
+        written = patch.write()
+        state.record_file(self.name, patch.path, written.fingerprint)
+        message = f"{patch.path} updated"
+        if written.in_place:
+            message += " in place (it is a mount point, a bind mount: no rename can replace it)"
+        if backup:
+            message += f" (original kept as {backup})"
+        return StepResult(written.changed, message, (written.diff,) if written.changed else ())
 
 
 # --- later work -----------------------------------------------------------------------------------

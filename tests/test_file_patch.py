@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
+from pathlib import Path
 
+import pytest
+
+from installer import atomic
+from installer.errors import ConfigFileError
 from installer.patchers.base import FilePatch, Status, redact_passwords
 
 
@@ -89,4 +95,38 @@ def test_interrupted_write_leaves_no_temporary_on_next_write(tmp_path):
     target.write_bytes(b"a")
     (tmp_path / ".file.txt.abc123.tmp").write_bytes(b"half")
     FilePatch(path=target, label="t", transform=upper_of).apply()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_a_symlink_is_written_through_and_stays_a_symlink(tmp_path):
+    real = tmp_path / "elsewhere" / "file.txt"
+    real.parent.mkdir()
+    real.write_bytes(b"a\n")
+    link = tmp_path / "file.txt"
+    link.symlink_to(real)
+    changed, fingerprint, _ = FilePatch(path=link, label="t", transform=upper_of).apply()
+    assert changed and link.is_symlink() and real.read_bytes() == b"A\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "file.txt"]
+    assert FilePatch(path=link, label="t", transform=upper_of).check(fingerprint).status == Status.DONE
+
+
+def test_a_busy_file_is_a_clear_error_unless_in_place_writes_are_allowed(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    target.write_bytes(b"a\n")
+    real_replace = os.replace
+
+    def replace(source, destination):
+        if Path(destination) == target:
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(ConfigFileError) as raised:
+        FilePatch(path=target, label="t", transform=upper_of).apply()
+    assert raised.value.message == f"{target} cannot be written: {os.strerror(errno.EBUSY)}"
+    assert "bind mount" in raised.value.hint
+    assert target.read_bytes() == b"a\n" and sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+    written = FilePatch(path=target, label="t", transform=upper_of, in_place_fallback=True).write()
+    assert written.changed and written.in_place and target.read_bytes() == b"A\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]

@@ -356,3 +356,57 @@ def test_another_clusters_block_can_shadow():
 def test_commented_out_and_unrelated_lines_do_not_shadow():
     data = b"# 10.0.0.7 elb.wso2.com\n10.0.0.8 elb.wso2.com.example notelb.wso2.com\n"
     assert shadowing_lines(data, CLUSTER, SEED_MANAGER_ENTRIES) == []
+
+
+# ---------------------------------------------------------------- a file that is not a hosts file
+
+PASSWD_LIKE = (
+    b"root:x:0:0:root:/root:/bin/bash\n"
+    b"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "line_number"),
+    [
+        pytest.param(PASSWD_LIKE, 1, id="passwd-like"),
+        # The plan YAML itself given as its own hosts_file.
+        pytest.param(b"# the seed\nversion: 1\ncluster:\n  domain: wso2.esb.domain\n", 2, id="plan-yaml"),
+        pytest.param(DEBIAN_HOSTS + b"192.0.2.300 bad.example\n", 8, id="bad-ipv4"),
+        pytest.param(DEBIAN_HOSTS + b"10.0.0.4\n", 8, id="address-without-name"),
+        pytest.param(b"127.0.0.1 localhost\nelb.wso2.com 10.0.0.1\n", 2, id="name-first"),
+        # A line of another cluster's block is an operator's line like any other.
+        pytest.param(OTHER_CLUSTER_BLOCK.replace(b"192.0.2.50 ", b"192.0.2.50:"), 2, id="other-block"),
+    ],
+)
+def test_a_file_that_does_not_parse_as_a_hosts_file_is_refused_with_its_line(data, line_number):
+    with pytest.raises(ConfigFileError) as raised:
+        render_hosts(data, CLUSTER, SEED_MANAGER_ENTRIES, path="/srv/plan/hosts")
+    assert raised.value.message.startswith(f"/srv/plan/hosts, line {line_number}:")
+    assert raised.value.hint
+    # Removing our block writes the file too: the same refusal.
+    with pytest.raises(ConfigFileError):
+        render_hosts(data, CLUSTER, [], path="/srv/plan/hosts")
+
+
+def test_hosts_syntax_accepts_what_real_hosts_files_hold():
+    data = (
+        b"127.0.0.1\tlocalhost\n"
+        b"  ::1 localhost6   ip6-localhost # trailing comment\n"
+        b"fe80::1%lo0 link-local\n"
+        b"\t\n"
+        b"#10.0.0.1 commented out\n"
+        b"192.0.2.7 a.example b c\r\n"
+    )
+    assert render_hosts(data, CLUSTER, SEED_MANAGER_ENTRIES).startswith(data)
+
+
+def test_our_own_block_is_rewritten_whatever_it_holds():
+    # Lines inside our block are ours: replaced, never a reason to refuse.
+    garbled = (
+        b"127.0.0.1 localhost\n"
+        b"# BEGIN wso2-cluster-installer wso2.esb.domain\n"
+        b"half a line with no addr\n"
+        b"# END wso2-cluster-installer wso2.esb.domain\n"
+    )
+    assert render_hosts(garbled, CLUSTER, SEED_MANAGER_ENTRIES) == b"127.0.0.1 localhost\n" + SEED_MANAGER_BLOCK

@@ -13,6 +13,7 @@ with its diff, and not overwritten without ``force``.
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import re
 from collections.abc import Callable
@@ -67,6 +68,22 @@ def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+def write_error(path: Path, error: OSError) -> ConfigFileError:
+    """An OSError from writing ``path`` (or its backup) as an error the operator can act on."""
+    hints = {
+        errno.EPERM: f"the file may be immutable (lsattr {path}; as root: chattr -i {path}), "
+                     "or the installer is not allowed to replace it",
+        errno.EACCES: f"run the installer as a user allowed to change {path} and its folder (sudo)",
+        errno.EROFS: f"{path} is on a read-only file system: remount it read-write, or change the plan",
+        errno.EBUSY: f"{path} is a mount point (a bind mount?) and cannot be replaced by rename",
+        errno.ENOSPC: "free some space on that file system and run again",
+        errno.EDQUOT: "free some space within your disk quota and run again",
+    }
+    reason = error.strerror or str(error)
+    return ConfigFileError(f"{path} cannot be written: {reason}",
+                           hints.get(error.errno or 0, "check the file, its folder and its file system"))
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -87,6 +104,16 @@ def unified_diff(path: Path, before: bytes | None, after: bytes, *, label: str =
     return FileDiff(path, text, label)
 
 
+@dataclass(frozen=True)
+class FileWrite:
+    """What ``FilePatch.write`` did: ``in_place`` when a bind-mounted file was overwritten in place."""
+
+    changed: bool
+    fingerprint: str
+    diff: FileDiff
+    in_place: bool = False
+
+
 @dataclass
 class FilePatch:
     """One file to make right.
@@ -98,6 +125,8 @@ class FilePatch:
     ``owned_part``: the part of the file whose fingerprint detects drift (the whole file by
     default; only our marked block for a hosts file).
     ``mode``: permission bits the file must have (None: keep whatever it has).
+    ``in_place_fallback``: a file that cannot be renamed over (EBUSY: a bind mount) is written in
+    place instead of refused; only for files that are bind-mounted in practice (the hosts file).
     """
 
     path: Path
@@ -108,6 +137,7 @@ class FilePatch:
     mode: int | None = None
     secrets: tuple[str, ...] = ()
     binary: bool = False
+    in_place_fallback: bool = False
 
     def current(self) -> bytes | None:
         try:
@@ -158,16 +188,33 @@ class FilePatch:
 
     def apply(self) -> tuple[bool, str, FileDiff]:
         """Write the desired content if it differs; returns (changed, fingerprint, diff)."""
+        written = self.write()
+        return written.changed, written.fingerprint, written.diff
+
+    def write(self) -> FileWrite:
+        """``apply``, saying also how the file was written.
+
+        Raises ConfigFileError when the file cannot be written (immutable, read-only, no right to
+        it); the file is then as it was.
+        """
         current = self.current()
         original = current if current is not None else (self.pristine() if self.pristine else None)
         desired = self.desired(original)
         diff = unified_diff(self.path, current, desired, label=self.label, secrets=self.secrets,
                             binary=self.binary)
-        if current == desired:
-            if self.mode is not None and not self.mode_ok():
-                self.path.chmod(self.mode)
-                return True, self.fingerprint(desired), diff
-            return False, self.fingerprint(desired), diff
-        atomic_write_bytes(self.path, desired, mode=self.mode,
-                           validate=lambda _tmp: crash_point(f"write:{self.path.name}"))
-        return True, self.fingerprint(desired), diff
+        fingerprint = self.fingerprint(desired)
+        try:
+            if current == desired:
+                if self.mode is not None and not self.mode_ok():
+                    self.path.chmod(self.mode)
+                    return FileWrite(True, fingerprint, diff)
+                return FileWrite(False, fingerprint, diff)
+            written = atomic_write_bytes(self.path, desired, mode=self.mode,
+                                         validate=lambda _tmp: crash_point(f"write:{self.path.name}"),
+                                         in_place_fallback=self.in_place_fallback)
+        except OSError as error:
+            raise write_error(self.path, error) from error
+        # The file is as the plan wants, the state does not know it yet: the window in which a
+        # crash must not make the next run call the file "changed by hand".
+        crash_point(f"written:{self.path.name}")
+        return FileWrite(True, fingerprint, diff, in_place=written.in_place)
