@@ -475,3 +475,102 @@ def test_patch_conforms_on_every_real_file(path):
 
     # A second run changes nothing.
     assert patch_loadbalancer(result, SEED_SETTINGS, path=str(path)) is result
+
+
+# ---------------------------------------------------------------- unbalanced braces: refused, never appended twice
+
+ELB_CONFS_TO_BREAK = [
+    CARBON_CONFIGS_DIR / "af-elb-2.0.3" / "repository" / "conf" / "loadbalancer.conf",
+    CARBON_CONFIGS_DIR / "elb-2.0.4" / "repository" / "conf" / "loadbalancer.conf",
+]
+
+
+def _insert_after(data: bytes, opening: bytes, new_line: bytes) -> tuple[bytes, int]:
+    """``data`` with ``new_line`` inserted after the first line that reads ``opening``; its line number."""
+    lines = data.splitlines(keepends=True)
+    index = next(number for number, line in enumerate(lines) if line.strip() == opening)
+    return b"".join([*lines[: index + 1], new_line, *lines[index + 1 :]]), index + 2
+
+
+def _line_of(data: bytes, text: bytes) -> int:
+    return next(number for number, line in enumerate(data.splitlines(), start=1) if line.strip() == text)
+
+
+@pytest.mark.parametrize("path", ELB_CONFS_TO_BREAK, ids=corpus_id)
+def test_an_extra_brace_outside_services_is_refused_with_the_unclosed_block(path):
+    # The extra '{' swallows the 'loadbalancer' block's '}': services ends up inside it, the file
+    # has no top-level services, and each run used to append one more (never reaching done).
+    broken, extra_line = _insert_after(path.read_bytes(), b"loadbalancer {", b"    extra {\n")
+    with pytest.raises(ConfigFileError) as raised:
+        patch_loadbalancer(broken, SEED_SETTINGS, path="/opt/wso2/elb/loadbalancer.conf")
+    message = raised.value.message
+    assert message.startswith(
+        f"/opt/wso2/elb/loadbalancer.conf, line {_line_of(broken, b'loadbalancer {')}: "
+        "block 'loadbalancer' is never closed"
+    )
+    assert f"closes 'extra' (line {extra_line})" in message
+    assert raised.value.hint
+
+
+@pytest.mark.parametrize("path", ELB_CONFS_TO_BREAK, ids=corpus_id)
+def test_an_extra_brace_inside_services_is_refused(path):
+    # Balanced but for one: the file's last '}' (at the start of its line, where a top-level block
+    # ends) now closes 'extra', and every service after it is read inside 'extra'.
+    broken, extra_line = _insert_after(path.read_bytes(), b"services {", b"    extra {\n")
+    with pytest.raises(ConfigFileError) as raised:
+        patch_loadbalancer(broken, SEED_SETTINGS, path="lb.conf")
+    assert raised.value.message.startswith(
+        f"lb.conf, line {_line_of(broken, b'services {')}: block 'services' is never closed"
+    )
+    assert f"closes 'extra' (line {extra_line})" in raised.value.message
+
+
+@pytest.mark.parametrize("path", ELB_CONFS_TO_BREAK, ids=corpus_id)
+def test_a_missing_final_brace_is_read_as_the_elb_does_and_patched_once(path):
+    # As shipped in ELB 2.0.5: the ELB closes 'services' at the end of the file. Our block goes
+    # inside it, and the result is a fixed point: a second run is a no-op, never a second block.
+    original = path.read_bytes()
+    broken = original.rstrip()
+    assert broken.endswith(b"}")
+    broken = broken[:-1]
+    once = patch_loadbalancer(broken, SEED_SETTINGS)
+    assert patch_loadbalancer(once, SEED_SETTINGS) is once
+    assert once.count(b"services {") == 1 and once.count(b" esb {") == 1
+    assert esb_domains(once) == SEED_ESB_DOMAINS
+    assert [service for service in read_services(once) if service.name != "esb"] == [
+        service for service in read_services(original) if service.name != "esb"
+    ]
+
+
+def test_nested_unclosed_blocks_are_all_named():
+    with pytest.raises(ConfigFileError) as raised:
+        patch_loadbalancer(b"services {\n    esb {\n        domains {\n", SEED_SETTINGS, path="lb.conf")
+    message = raised.value.message
+    assert message.startswith("lb.conf, line 1: block 'services' is never closed")
+    assert "'esb' (line 2)" in message and "'domains' (line 3)" in message
+
+
+def test_an_unparsable_file_is_refused_before_any_write(tmp_path):
+    from installer.patchers.base import FilePatch
+
+    target = tmp_path / "loadbalancer.conf"
+    broken, _ = _insert_after(ELB_CONFS_TO_BREAK[0].read_bytes(), b"loadbalancer {", b"    extra {\n")
+    target.write_bytes(broken)
+    patch = FilePatch(path=target, label="elb: loadbalancer.conf",
+                      transform=lambda original: patch_loadbalancer(original, SEED_SETTINGS, path=str(target)))
+    for call in (lambda: patch.check(None), patch.apply):
+        with pytest.raises(ConfigFileError, match=rf"^{target}, line \d+: block 'loadbalancer' is never closed"):
+            call()
+    assert target.read_bytes() == broken
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loadbalancer.conf"]
+
+
+def test_a_result_that_would_not_read_back_as_patched_is_refused(monkeypatch):
+    # The second line of defence, should a structure slip past the brace check: the patch
+    # verifies that its own output is already patched, so a run can never append twice.
+    from installer.patchers import lbconf
+
+    monkeypatch.setattr(lbconf, "_check_balanced", lambda conf: None)
+    broken, _ = _insert_after(ELB_CONFS_TO_BREAK[0].read_bytes(), b"loadbalancer {", b"    extra {\n")
+    with pytest.raises(ConfigFileError, match=r"^lb.conf: the patched file would not read back as patched"):
+        patch_loadbalancer(broken, SEED_SETTINGS, path="lb.conf")

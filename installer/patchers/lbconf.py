@@ -399,10 +399,27 @@ def patch_loadbalancer(
     its whole content (one domain block per entry, in order), indented in the file's own style.
     A missing service block is added as the last block inside ``services``; a missing ``services``
     block is added at the end of the file. Everything else stays byte for byte. When the block
-    already means exactly this (layout and comments aside), ``original`` itself is returned.
+    already means exactly this (layout and comments aside), ``original`` itself is returned, and
+    patching the result again always does that.
+
+    Raises ConfigFileError (naming ``path`` and the line) for a file this cannot patch: a syntax
+    error, braces that do not pair up (see ``_check_balanced``), two blocks for the service.
     """
+    patched = _patch(original, settings, path)
+    # Never append twice: what we write must read back as already patched. A structure this
+    # patch does not foresee fails here, before any write, instead of growing on every run.
+    if patched is not original and _patch(patched, settings, path) is not patched:
+        raise ConfigFileError(
+            f"{path}: the patched file would not read back as patched, so every run would change it again",
+            "Check the file's braces and its 'services' block, fix what looks wrong and run again.",
+        )
+    return patched
+
+
+def _patch(original: bytes, settings: LoadBalancerSettings, path: str) -> bytes:
     _check_writable(settings)
     conf = parse_loadbalancer(decode(original), path=path)
+    _check_balanced(conf)
     end_of_line = _end_of_line_style(conf)
     indent_unit = _indent_unit(conf)
     services_block = conf.services_block()
@@ -433,6 +450,61 @@ def patch_loadbalancer(
 
     _insert_service_block(services_block, settings, indent_unit, end_of_line, path)
     return encode(conf.render())
+
+
+def _check_balanced(conf: LoadBalancerConf) -> None:
+    """Refuse a file whose braces do not pair up, unless only the final '}' of ``services`` is missing.
+
+    The ELB closes blocks still open at the end of the file, so ELB 2.0.5's own file, which lacks
+    the last '}' of its ``services`` block, works: our block goes inside ``services`` and reads back
+    the same. Any other unclosed block (an extra '{', a '}' missing elsewhere) moves ``services`` or
+    the services in it somewhere the operator did not mean, and what we would add there might not
+    be found again on the next run. A '}' at the start of its line that closes a nested block is
+    the tell-tale of an extra '{' even when only ``services`` is left open.
+    """
+    unclosed = _unclosed_blocks(conf.children)
+    if not unclosed:
+        return
+    misplaced = _misplaced_closing(conf.children)
+    if unclosed == [conf.services_block()] and misplaced is None:
+        return
+    outermost, *inner = unclosed
+    problem = f"block '{outermost.name}' is never closed"
+    if misplaced is not None:
+        block, closing = misplaced
+        problem += (
+            f" (the '}}' on line {closing.number}, where a top-level block would end, "
+            f"closes '{block.name}' (line {block.open_line.number}) instead)"
+        )
+    if inner:
+        problem += "; nor are " + ", ".join(f"'{block.name}' (line {block.open_line.number})" for block in inner)
+    near = f" (look near line {misplaced[0].open_line.number})" if misplaced is not None else ""
+    raise _syntax_error(
+        conf.path,
+        outermost.open_line,
+        problem,
+        f"A '{{' is extra or a '}}' is missing after line {outermost.open_line.number}{near}: make "
+        "each block close where its indentation says, and run again.",
+    )
+
+
+def _unclosed_blocks(children: Sequence[Node]) -> list[Block]:
+    """Blocks the file never closes, outermost first (only the last block of each level can be open)."""
+    blocks = _child_blocks(children, None)
+    if not blocks or blocks[-1].close_line is not None:
+        return []
+    return [blocks[-1], *_unclosed_blocks(blocks[-1].children)]
+
+
+def _misplaced_closing(children: Sequence[Node], depth: int = 0) -> tuple[Block, SourceLine] | None:
+    """The first nested block closed by a '}' at the very start of its line (top-level indentation)."""
+    for block in _child_blocks(children, None):
+        if depth > 0 and block.close_line is not None and block.close_line.text.startswith("}"):
+            return block, block.close_line
+        found = _misplaced_closing(block.children, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _check_writable(settings: LoadBalancerSettings) -> None:
