@@ -1,9 +1,10 @@
 """The command line: ``wso2-cluster [plan check | apply | status | start | stop | restart | logs |
 verify | tui]``; no command opens the wizard.
 
-Exit codes: 0 done; 1 a step failed; 2 the plan or the command line is not valid; 3 stopped
-short on purpose (files changed by hand and no --force, steps not available yet, or the
-operator declined).
+Exit codes: 0 done; 1 a step or check failed (``status``: a step failed or a file drifted);
+2 the plan or the command line is not valid; 3 stopped short on purpose (files changed by hand
+and no --force, or the operator declined); 4 ``verify``: nothing failed, but some checks are
+pending (members on servers not started yet).
 
 Only the parser lives here: the engine behind the headless commands (:mod:`installer.commands`)
 is imported once the command is known, so the wizard does not pay for it at start. The engine
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from installer.secrets import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED, EXIT_PENDING = 0, 1, 2, 3, 4
 
 
 def build_parser() -> argparse.ArgumentParser:

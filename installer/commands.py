@@ -21,12 +21,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from installer import launch
-from installer.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_STOPPED
+from installer.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_PENDING, EXIT_STOPPED
 from installer.derive import Layout, NodeLayout
 from installer.engine import Installer, StepOutcome, parse_step_list, select_steps
-from installer.errors import InstallerError, PlanError
+from installer.errors import InstallerError, PlanError, UsageError
 from installer.events import Event, Note, Progress, StepFinished, StepStarted, human_size
 from installer.expectations import MilestoneWatch, expectations_for
 from installer.logwatch import LogFollower, LogLine
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except DriftError as error:
         print_error(error, err)
         return EXIT_STOPPED
+    except UsageError as error:
+        print_error(error, err)
+        return EXIT_INVALID
     except InstallerError as error:
         print_error(error, err)
         return EXIT_FAILED
@@ -93,21 +97,22 @@ def _console(*, stderr: bool) -> Console:
 # --- output helpers --------------------------------------------------------------------------------
 
 def print_error(error: InstallerError, err: Console) -> None:
-    err.print(f"[bold red]{error.title}[/]: {error.message}", markup=True)
+    # Messages carry plan values and paths: shown as written, never read as Rich markup.
+    err.print(f"[bold red]{escape(error.title)}[/]: {escape(error.message)}")
     if error.hint:
-        err.print(f"[yellow]What to do[/]: {error.hint}")
+        err.print(f"[yellow]What to do[/]: {escape(error.hint)}")
 
 
 def print_plan_error(error: PlanError, err: Console) -> None:
     count = len(error.problems)
-    err.print(f"[bold red]{error.title}[/]: {count} problem{'s' if count != 1 else ''}")
+    err.print(f"[bold red]{escape(error.title)}[/]: {count} problem{'s' if count != 1 else ''}")
     for problem in error.problems:
-        err.print(f"  [red]error[/]   {problem}", markup=True, highlight=False)
+        err.print(f"  [red]error[/]   {escape(str(problem))}", highlight=False)
 
 
 def print_warnings(checked: CheckedPlan, err: Console) -> None:
     for problem in checked.warnings:
-        err.print(f"  [yellow]warning[/] {problem}")
+        err.print(f"  [yellow]warning[/] {escape(str(problem))}")
 
 
 def layout_tables(layout: Layout) -> list[Table]:
@@ -115,7 +120,7 @@ def layout_tables(layout: Layout) -> list[Table]:
     tables = []
     for server in layout.servers:
         # No vertical rules: the layout fits narrower screens (the wizard's Review at 80 columns).
-        table = Table(title=f"{server.name} ({server.address}) - homes in {server.install_dir}", title_justify="left",
+        table = Table(title=escape(f"{server.name} ({server.address}) - homes in {server.install_dir}"), title_justify="left",
                       box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for column in ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet"):
             table.add_column(column, no_wrap=True)
@@ -129,15 +134,15 @@ def layout_tables(layout: Layout) -> list[Table]:
             pinned = " (pinned)" if node.offset_pinned else ""
             members = "\n".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
             flags = "\n".join(node.start_flags(first_start=True)) or "-"
-            table.add_row(node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
-                          "/".join(map(str, node.servlet_ports)), members, flags)
+            table.add_row(*map(Text, (node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
+                                      "/".join(map(str, node.servlet_ports)), members, flags)))
         tables.append(table)
-        hosts = Table(title=f"{server.name}: {server.hosts_file} block", title_justify="left", box=box.SIMPLE_HEAD)
+        hosts = Table(title=escape(f"{server.name}: {server.hosts_file} block"), title_justify="left", box=box.SIMPLE_HEAD)
         hosts.add_column("address")
         hosts.add_column("host name")
         hosts.add_column("why")
         for entry in server.hosts_entries:
-            hosts.add_row(entry.address, entry.hostname, entry.reason)
+            hosts.add_row(Text(entry.address), Text(entry.hostname), Text(entry.reason))
         tables.append(hosts)
     manager = layout.manager
     if manager is not None:
@@ -147,8 +152,8 @@ def layout_tables(layout: Layout) -> list[Table]:
         for elb_port, target in manager.port_mapping:
             mapping.add_row(f"port.mapping.{elb_port}", str(target))
         for database in layout.databases:
-            mapping.add_row(database.name, f"{database.purpose} ({', '.join(database.nodes)})")
-        mapping.add_row("registry cacheId", layout.registry_cache_id)
+            mapping.add_row(Text(database.name), Text(f"{database.purpose} ({', '.join(database.nodes)})"))
+        mapping.add_row("registry cacheId", Text(layout.registry_cache_id))
         tables.append(mapping)
     return tables
 
@@ -157,7 +162,7 @@ def print_diffs(diffs: Sequence[FileDiff], out: Console) -> None:
     for diff in diffs:
         if not diff.changed:
             continue
-        out.rule(str(diff.path), align="left")
+        out.rule(escape(str(diff.path)), align="left")
         if out.is_terminal:
             out.print(Syntax(diff.text, "diff", theme="ansi_dark", word_wrap=True))
         else:
@@ -195,7 +200,7 @@ def command_plan_check(args: argparse.Namespace, out: Console, err: Console) -> 
     for table in layout_tables(checked.layout):
         out.print(table)
     print_warnings(checked, err)
-    out.print(f"[green]{args.plan}: the plan is valid[/] "
+    out.print(f"[green]{escape(str(args.plan))}: the plan is valid[/] "
               f"({len(checked.layout.nodes)} nodes on {len(checked.layout.servers)} servers)")
     return EXIT_OK
 
@@ -231,13 +236,7 @@ def command_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
     installer.context.secrets = gather_secrets(args, installer)
 
     if args.dry_run:
-        out.print(f"[bold]Dry run for {installer.server.name}[/]: nothing is changed")
-        for name, preview in installer.preview():
-            out.print(f"[bold]>> {name}[/]")
-            for line in preview.summary:
-                out.print(f"   {line}", markup=False)
-            print_diffs(preview.diffs, out)
-        return EXIT_OK
+        return dry_run(installer, out, err)
 
     if not args.yes and sys.stdin.isatty():
         pending = [(name, check) for name, check in installer.status() if check.status != Status.DONE]
@@ -255,14 +254,44 @@ def command_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
     return summarise(outcomes, installer, out)
 
 
+def dry_run(installer: Installer, out: Console, err: Console) -> int:
+    """Every selected step's preview; exit 1 when one already tells that applying would fail."""
+    out.print(f"[bold]Dry run for {escape(installer.server.name)}[/]: nothing is changed")
+    failing: list[str] = []
+    for name in installer.selected:
+        out.print(f"[bold]>> {name}[/]")
+        try:
+            preview = installer.step(name).preview()
+        except InstallerError as error:
+            failing.append(name)
+            print_error(error, out)
+            continue
+        for line in preview.summary:
+            out.print(f"   {line}", markup=False)
+        print_diffs(preview.diffs, out)
+        if preview.problems:
+            failing.append(name)
+    if failing:
+        err.print(f"[red]applying would fail at: {', '.join(failing)}[/] (see above)")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def summarise(outcomes: Sequence[StepOutcome], installer: Installer, out: Console) -> int:
     unavailable = [outcome.name for outcome in outcomes if outcome.status == Status.NOT_AVAILABLE]
-    out.print(f"state: {installer.state_file}   log: {installer.log_file}")
+    out.print(f"state: {installer.state_file}   log: {installer.log_file}", markup=False)
     if unavailable:
         out.print(f"[yellow]not available yet[/]: {', '.join(unavailable)} "
                   f"(skip with --skip {','.join(unavailable)} and do these by hand as the guide describes)")
         return EXIT_STOPPED
-    out.print(f"[green]{installer.server.name}: all selected steps are done[/]")
+    pending = [outcome for outcome in outcomes if outcome.status == Status.PENDING]
+    if pending:
+        # The first server of several: done here, the cluster is verified once the others run.
+        for outcome in pending:
+            out.print(f"[yellow]{outcome.name} pending[/]: {escape(outcome.message)}")
+        out.print(f"[green]{escape(installer.server.name)}: every step this server can do is done[/]")
+        return EXIT_OK
+    out.print(f"[green]{escape(installer.server.name)}: all selected steps are done[/]")
     return EXIT_OK
 
 
@@ -270,20 +299,26 @@ def command_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     checked = check_plan(args.plan, check_files=False)
     installer = Installer(checked, args.server)
     installer.context.secrets = gather_secrets(args)  # files and environment only: status never prompts
-    table = Table(title=f"{installer.server.name}: {installer.state_file}", title_justify="left")
+    table = Table(title=escape(f"{installer.server.name}: {installer.state_file}"), title_justify="left")
     table.add_column("step")
     table.add_column("status")
     table.add_column("details")
     diffs: list[FileDiff] = []
+    broken: list[str] = []
     for name, check in installer.status():
         colour = {"done": "green", "failed": "red", "drifted": "red"}.get(check.status.value, "yellow")
-        table.add_row(name, f"[{colour}]{check.status.value}[/]", check.message)
+        if check.status in (Status.FAILED, Status.DRIFTED):
+            broken.append(f"{name} {check.status.value}")
+        table.add_row(name, f"[{colour}]{check.status.value}[/]", escape(check.message))
         for file_check in check.files:
             if file_check.status == Status.DRIFTED or (args.diff and file_check.status != Status.DONE):
-                table.add_row("", f"[{colour}]{file_check.status.value}[/]", f"{file_check.path}")
+                table.add_row("", f"[{colour}]{file_check.status.value}[/]", escape(str(file_check.path)))
                 diffs.append(file_check.diff)
     out.print(table)
     print_diffs(diffs, out)
+    if broken:
+        err.print(f"[red]not as it should be[/]: {', '.join(broken)}")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -294,8 +329,8 @@ def _selected_nodes(installer: Installer, names: Sequence[str] | None) -> tuple[
     known = {node.name for node in order}
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise InstallerError(f"{', '.join(unknown)}: no such node on {installer.server.name}",
-                             f"nodes here: {', '.join(sorted(known))}", title="Unknown node")
+        raise UsageError(f"{', '.join(unknown)}: no such node on {installer.server.name}",
+                         f"nodes here: {', '.join(sorted(known))}", title="Unknown node")
     return tuple(node for node in order if node.name in names)
 
 
@@ -308,7 +343,7 @@ def command_control(args: argparse.Namespace, out: Console, err: Console) -> int
     if args.command in ("stop", "restart"):
         step.stop(nodes, timeout=args.timeout)
     if args.command in ("start", "restart"):
-        out.print(step.start(nodes))
+        out.print(step.start(nodes), markup=False)
     installer.state.save()
     return EXIT_OK
 
@@ -322,7 +357,8 @@ def command_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     watch = MilestoneWatch()
     watch.add_node(node.name, milestones=expectations_for(node.role, values), values=values)
     follower = LogFollower(node.home / CARBON_LOG, start_offset=offsets.get(CARBON_LOG, 0))
-    out.print(f"{node.home / CARBON_LOG} (milestones of a {node.role} marked; Ctrl-C to stop)", style="dim")
+    out.print(f"{node.home / CARBON_LOG} (milestones of a {node.role} marked; Ctrl-C to stop)", style="dim",
+              markup=False)
 
     def show(line: LogLine) -> None:
         out.print(line.text, markup=False, highlight=False)
@@ -342,7 +378,7 @@ def command_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     pending = [status.milestone.label for status in watch.status().milestones
                if status.state.name == "PENDING" and status.milestone.required]
     if pending:
-        out.print("not seen yet: " + "; ".join(pending), style="yellow")
+        out.print("not seen yet: " + "; ".join(pending), style="yellow", markup=False)
     return EXIT_OK
 
 
@@ -350,15 +386,23 @@ def command_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
     checked = check_plan(args.plan, check_files=False)
     installer = Installer(checked, args.server)
     installer.context.secrets = gather_secrets(args)
-    report = VerifyStep(installer.context).report()
+    step = VerifyStep(installer.context)
+    report = step.report()
+    step.record(report)
     if args.json:
         print(report.to_json())
     else:
         table = Table(title=f"verify {report.server}", title_justify="left")
         for column in ("check", "result", "details", "what to do"):
             table.add_column(column)
+        looks = {"passed": "[green]ok[/]", "failed": "[red]FAIL[/]", "pending": "[yellow]pending[/]"}
         for check in report.checks:
-            table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail, check.hint)
+            table.add_row(escape(check.name), looks[check.status], escape(check.detail), escape(check.hint))
         out.print(table)
-        out.print("[green]the cluster holds[/]" if report.ok else f"[red]{len(report.failures)} check(s) failed[/]")
-    return EXIT_OK if report.ok else EXIT_FAILED
+        if report.ok:
+            out.print(f"[green]the cluster holds[/] ({report.summary})")
+        elif report.failures:
+            out.print(f"[red]{escape(report.summary)}[/]")
+        else:
+            out.print(f"[yellow]{escape(report.summary)}[/]: run verify again once they are started")
+    return EXIT_OK if report.ok else EXIT_FAILED if report.failures else EXIT_PENDING

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.errors import InstallerError
+from installer.errors import InstallerError, UsageError
 from installer.events import EventSink, Note, StepFinished, StepStarted, ignore_events
 from installer.faults import crash_point
 from installer.patchers.base import FileDiff, Status
@@ -29,8 +29,8 @@ def parse_step_list(text: str | None, option: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     unknown = [name for name in names if name not in STEP_NAMES]
     if unknown:
-        raise InstallerError(f"{option}: unknown step(s) {', '.join(unknown)}",
-                             f"steps are: {', '.join(STEP_NAMES)}", title="Unknown step")
+        raise UsageError(f"{option}: unknown step(s) {', '.join(unknown)}",
+                         f"steps are: {', '.join(STEP_NAMES)}", title="Unknown step")
     return names
 
 
@@ -60,8 +60,8 @@ class Installer:
             self.server = self.layout.server(server_name)
         except KeyError:
             known = ", ".join(server.name for server in self.layout.servers)
-            raise InstallerError(f"there is no server named {server_name!r} in the plan",
-                                 f"use --server with one of: {known}", title="Unknown server") from None
+            raise UsageError(f"there is no server named {server_name!r} in the plan",
+                             f"use --server with one of: {known}", title="Unknown server") from None
         self.state = State.load(state_path(self.server.install_dir, self.server.name), self.server.name)
         self.emit = emit
         self.context = RunContext(plan=self.plan, layout=self.layout, server=self.server, state=self.state,
@@ -115,9 +115,11 @@ class Installer:
                 outcome = self._run_step(name, step, force=force)
             except InstallerError as error:
                 log.error("step %s failed: %s", name, error.message)
-                state.mark(name, Status.FAILED.value, error.message)
+                # Verify may end "pending" (members on servers not started yet) rather than failed.
+                status = getattr(error, "state_status", Status.FAILED.value)
+                state.mark(name, status, error.message)
                 state.save()
-                self.emit(StepFinished(name, Status.FAILED.value, error.message))
+                self.emit(StepFinished(name, status, error.message))
                 raise
             except Exception:
                 log.exception("step %s failed unexpectedly", name)
@@ -142,7 +144,7 @@ class Installer:
             if check.status == Status.NOT_AVAILABLE:
                 return StepOutcome(name, Status.NOT_AVAILABLE, check.message)
         result = step.apply(force=force)
-        return StepOutcome(name, Status.DONE, result.message, result.diffs, result.changed)
+        return StepOutcome(name, result.status, result.message, result.diffs, result.changed)
 
     def _start_log(self) -> None:
         """Log to ``<install_dir>/.wso2-cluster/installer-<server>.log`` (never passwords)."""

@@ -34,6 +34,12 @@ class PlanError(InstallerError):
         super().__init__("\n".join(lines), hint or "Fix the plan file and run the command again.")
 
 
+class UsageError(InstallerError):
+    """A name on the command line (server, step, node) that the plan or the installer does not know."""
+
+    title = "Not a valid choice"
+
+
 class DistributionError(InstallerError):
     title = "Distribution problem"
 

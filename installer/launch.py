@@ -208,20 +208,21 @@ def membership_checks(layout: Layout, server_name: str, launch_offsets: dict[str
         joined = status.state is MilestoneState.REACHED
         gone = subject is not None and (subject.address, subject.member_port) in left
         elsewhere = subject is not None and subject.server != server_name
-        if joined and not gone:
-            ok, detail = True, "seen"
-        elif gone:
-            ok, detail = False, "seen, but it left the cluster since"
-        elif elsewhere:
-            # Its server may simply not be started yet: shown, not failed; that server's own
-            # verify proves its nodes, and this check turns red if they join and leave.
-            ok, detail = True, f"not seen yet (start it on {subject.server})"
-        else:
-            ok, detail = False, "not seen"
         name = subject.name if subject else status.milestone.subject
-        outcomes.append(CheckOutcome(f"membership {status.milestone.id}", ok,
-                                     f"{status.node}'s log: {status.milestone.label}: {detail}",
-                                     "" if ok else f"look at {name}'s log (wso2-cluster logs --node {name} on its "
+        label = f"membership {status.milestone.id}"
+        if joined and not gone:
+            outcomes.append(CheckOutcome(label, True, f"{status.node}'s log: {status.milestone.label}: seen"))
+            continue
+        if elsewhere and not gone:
+            # Its server may simply not be started yet: pending, neither passed nor failed; that
+            # server's own verify proves its nodes, and this check turns red if they join and leave.
+            outcomes.append(CheckOutcome.waiting(
+                label, f"{status.node}'s log: {status.milestone.label}: not seen yet (start it on {subject.server})",
+                f"start {name} on {subject.server}, then run verify again"))
+            continue
+        detail = "seen, but it left the cluster since" if gone else "not seen"
+        outcomes.append(CheckOutcome(label, False, f"{status.node}'s log: {status.milestone.label}: {detail}",
+                                     f"look at {name}'s log (wso2-cluster logs --node {name} on its "
                                      "server) and run verify there"))
     for (host, port), observer in left.items():
         name = members.get((host, port), f"{host}:{port}")

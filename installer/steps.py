@@ -76,6 +76,7 @@ class StepCheck:
 class StepPreview:
     summary: tuple[str, ...]
     diffs: tuple[FileDiff, ...] = ()
+    problems: tuple[str, ...] = ()  # what already tells that apply would fail
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class StepResult:
     message: str
     diffs: tuple[FileDiff, ...] = ()
     warnings: tuple[str, ...] = ()
+    status: Status = Status.DONE  # verify: PENDING while members on other servers are not started
 
 
 @dataclass
@@ -134,6 +136,10 @@ class PreflightStep(Step):
             found.append(f"{install_dir} cannot be created or written: run as a user who may write there, "
                          "or change install_dir in the plan")
         missing = [node for node in context.server.nodes if not node.home.exists()]
+        for source in dict.fromkeys(_zip_for(context.plan, node) for node in missing):
+            if not source.exists():  # said the way reading it would say it, so it is said once
+                found.append(f"{source} is not there (copy the distribution zip there, or correct distributions "
+                             "in the plan)")
         if missing and _creatable(install_dir):
             needed = sum(_uncompressed_size(_zip_for(context.plan, node)) for node in missing)
             free = shutil.disk_usage(_existing_ancestor(install_dir)).free
@@ -153,14 +159,14 @@ class PreflightStep(Step):
             # malformed file is reported before anything is extracted or written.
             try:
                 configure_status = ConfigureStep(context).check().status
-            except ConfigFileError as error:
+            except (ConfigFileError, DistributionError) as error:
                 found.append(f"{error.message} ({error.hint})" if error.hint else error.message)
             else:
                 if (configure_status != Status.DONE and not context.secrets.db_password
                         and any(node.is_esb for node in context.server.nodes)):
                     found.append("the application database password is needed to write master-datasources.xml: "
                                  "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
-        return found
+        return list(dict.fromkeys(found))
 
     def _java_problems(self) -> list[str]:
         """A real Carbon start script needs Java (it reads JAVA_HOME): say so before anything."""
@@ -170,9 +176,13 @@ class PreflightStep(Step):
             source = _zip_for(self.context.plan, node)
             if node.home.exists():
                 problem = processes.java_problem(node)
-            elif source not in seen:
+            elif source not in seen and source.is_file():  # a missing zip is a problem of its own
                 seen.add(source)
-                script = read_from_zip(source, processes.START_SCRIPT)
+                try:
+                    script = read_from_zip(source, processes.START_SCRIPT)
+                except DistributionError as error:
+                    found.append(f"{error.message} ({error.hint})")
+                    continue
                 problem = processes.java_problem_for_script(script.decode("utf-8", "replace")) if script else None
             else:
                 continue
@@ -188,7 +198,7 @@ class PreflightStep(Step):
 
     def preview(self) -> StepPreview:
         found = self.problems()
-        return StepPreview(tuple(f"problem: {text}" for text in found) or ("preflight checks pass",))
+        return StepPreview(tuple(f"problem: {text}" for text in found) or ("preflight checks pass",), problems=tuple(found))
 
     def apply(self, *, force: bool = False) -> StepResult:
         found = self.problems()
@@ -244,12 +254,17 @@ def _uncompressed_size(path: Path) -> int:
 
 def read_from_zip(path: Path, relative: str) -> bytes | None:
     """One small file of a distribution, by its path inside a node home."""
-    _, names, _ = _listing(path)
-    entry = names.get(relative)
-    if entry is None:
-        return None
-    with zipfile.ZipFile(path) as archive:
-        return archive.read(entry)
+    try:
+        _, names, _ = _listing(path)
+        entry = names.get(relative)
+        if entry is None:
+            return None
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(entry)
+    except (OSError, zipfile.BadZipFile) as error:
+        reason = "is not there" if isinstance(error, FileNotFoundError) else f"cannot be read ({error})"
+        raise DistributionError(f"{path} {reason}", "copy the distribution zip there, or correct distributions "
+                                "in the plan") from error
 
 
 # --- extract --------------------------------------------------------------------------------------
@@ -640,7 +655,7 @@ class DatabaseStep(Step):
             report, statements, label = self._inspect()
         except InstallerError as error:
             return StepPreview((f"cannot look at the database server ({error.message}); it would run:",
-                                *self._all_actions_shown()))
+                                *self._all_actions_shown()), problems=(error.message,))
         actions = database.planned_actions(report, statements)
         lines = [*report.summary(), f"statements to run ({len(actions)}; schema from {label}):"]
         lines += [f"  {action.shown};" for action in actions]
@@ -842,7 +857,7 @@ class VerifyStep(Step):
             lambda: verify.check_processes(context.server, start.node_processes()),
             lambda: verify.check_ports(context.layout, context.server),
             lambda: launch.membership_checks(context.layout, context.server.name, start.launch_offsets()),
-            lambda: verify.check_routing(context.layout),
+            lambda: verify.check_routing(context.layout, context.server.name),
             lambda: verify.check_datasources(context.layout, context.server, context.secrets.db_password),
             lambda: verify.check_hosts(context.server),
             drift,
@@ -850,10 +865,22 @@ class VerifyStep(Step):
         return verify.VerifyReport(context.server.name, tuple(verify.run_checks(checks)))
 
     def check(self) -> StepCheck:
+        if StartStep(self.context).check().status != Status.DONE:
+            return StepCheck(Status.PENDING, "checked once this server's nodes are started")
         report = self.report()
         if report.ok:
             return StepCheck(Status.DONE, f"{len(report.checks)} checks hold")
+        if not report.failures:
+            return StepCheck(Status.PENDING, report.summary + ": " + "; ".join(c.detail for c in report.pending))
         return StepCheck(Status.FAILED, "; ".join(check.detail for check in report.failures))
+
+    def record(self, report: verify.VerifyReport) -> None:
+        """Keep the verdict in this server's state (Welcome offers Resume until it is green).
+        The state is read again first: another run may have saved it since this one loaded it."""
+        state = State.load(self.context.state.path, self.context.server.name)
+        state.mark(self.name, Status.DONE.value if report.ok else report.status, report.summary)
+        state.save()
+        self.context.state.steps[self.name] = state.steps[self.name]
 
     def preview(self) -> StepPreview:
         return StepPreview(("check processes, ports, membership in the ELB's and manager's logs, routing through "
@@ -861,10 +888,16 @@ class VerifyStep(Step):
 
     def apply(self, *, force: bool = False) -> StepResult:
         report = self.report()
+        marks = {verify.PASSED: "ok  ", verify.FAILED: "FAIL", verify.PENDING: "wait"}
         for check in report.checks:
-            self.note(f"{'ok ' if check.ok else 'FAIL'} {check.name}: {check.detail}", "info" if check.ok else "warning")
-        if not report.ok:
+            self.note(f"{marks[check.status]} {check.name}: {check.detail}", "info" if check.ok else "warning")
+        if report.failures:
             raise verify.VerificationFailed(report)
+        if report.pending:
+            # Normal on the first server of several: nothing failed, the rest is not started yet.
+            waiting = "; ".join(dict.fromkeys(check.hint for check in report.pending if check.hint))
+            return StepResult(False, f"{report.summary} on {self.context.server.name}: {waiting}",
+                              status=Status.PENDING)
         return StepResult(False, f"the cluster holds on {self.context.server.name}: {len(report.checks)} checks")
 
 

@@ -1,7 +1,8 @@
 """Verification: is the cluster on this server running, listening, joined, routed and reachable?
 
-Each check says what it looked at, whether it holds, and what to do when it does not. The
-cluster passes only when every check holds.
+Each check says what it looked at, whether it holds, and what to do when it does not. A check
+has three outcomes: passed, failed, or pending (it cannot be decided yet, such as a member on a
+server not started yet). The cluster passes only when every check passed.
 """
 
 from __future__ import annotations
@@ -23,12 +24,24 @@ NODE_HEADER = "X-Carbon-Node"
 CONNECT_TIMEOUT = 3.0
 
 
+PASSED, FAILED, PENDING = "passed", "failed", "pending"
+
+
 @dataclass(frozen=True)
 class CheckOutcome:
     name: str
     ok: bool
     detail: str
     hint: str = ""
+    pending: bool = False  # not decided yet: neither passed nor failed
+
+    @classmethod
+    def waiting(cls, name: str, detail: str, hint: str = "") -> CheckOutcome:
+        return cls(name, False, detail, hint, pending=True)
+
+    @property
+    def status(self) -> str:
+        return PENDING if self.pending else PASSED if self.ok else FAILED
 
 
 class VerificationFailed(InstallerError):
@@ -36,9 +49,13 @@ class VerificationFailed(InstallerError):
 
     def __init__(self, report: VerifyReport) -> None:
         self.report = report
-        lines = "\n".join(f"  {check.name}: {check.detail}" for check in report.failures)
-        hints = "; ".join(dict.fromkeys(check.hint for check in report.failures if check.hint))
-        super().__init__(f"{len(report.failures)} check(s) failed on {report.server}:\n{lines}", hints)
+        open_checks = report.failures or report.pending
+        lines = "\n".join(f"  {check.name} ({check.status}): {check.detail}" for check in open_checks)
+        hints = "; ".join(dict.fromkeys(check.hint for check in open_checks if check.hint))
+        self.state_status = report.status  # what the state records: failed, or pending
+        if not report.failures:
+            self.title = "The cluster is not complete yet"
+        super().__init__(f"{report.summary} on {report.server}:\n{lines}", hints)
 
 
 @dataclass(frozen=True)
@@ -48,14 +65,34 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
+        """Every check passed: a pending one is not a pass."""
+        return all(check.status == PASSED for check in self.checks)
 
     @property
     def failures(self) -> tuple[CheckOutcome, ...]:
-        return tuple(check for check in self.checks if not check.ok)
+        return tuple(check for check in self.checks if check.status == FAILED)
+
+    @property
+    def pending(self) -> tuple[CheckOutcome, ...]:
+        return tuple(check for check in self.checks if check.status == PENDING)
+
+    @property
+    def status(self) -> str:
+        return FAILED if self.failures else PENDING if self.pending else PASSED
+
+    @property
+    def summary(self) -> str:
+        passed = sum(1 for check in self.checks if check.status == PASSED)
+        text = f"{passed} of {len(self.checks)} checks passed"
+        if self.failures:
+            text += f", {len(self.failures)} failed"
+        if self.pending:
+            text += f", {len(self.pending)} pending"
+        return text
 
     def to_json(self) -> str:
-        return json.dumps({"server": self.server, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}, indent=2)
+        checks = [{**asdict(check), "status": check.status} for check in self.checks]
+        return json.dumps({"server": self.server, "ok": self.ok, "status": self.status, "checks": checks}, indent=2)
 
 
 def port_open(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
@@ -107,18 +144,27 @@ def check_ports(layout: Layout, server: ServerLayout) -> list[CheckOutcome]:
     return outcomes
 
 
-def check_routing(layout: Layout) -> list[CheckOutcome]:
-    """Requests through the ELB with the worker and mgt host names reach a worker / the manager."""
+def check_routing(layout: Layout, server_name: str | None = None) -> list[CheckOutcome]:
+    """Requests through the ELB with the worker and mgt host names reach a worker / the manager.
+    Seen from ``server_name``: when every node that should answer runs on another server, no
+    answer yet is pending (that server may not be started), not failed."""
     elb = layout.elb
     if elb is None:
         return []
     plan = layout.plan
     workers = {node.name for node in layout.nodes_with_role("worker")}
     manager = layout.manager.name if layout.manager else None
+    servers_of = {node.name: node.server for node in layout.nodes}
     outcomes = []
     for host_name, expected, what in ((plan.cluster.hostnames.worker, workers, "a worker"),
                                       (plan.cluster.hostnames.mgt, {manager} if manager else set(), "the manager")):
         status, node_name, error = http_get_via(elb.address, plan.cluster.elb_ports.http, host_name)
+        elsewhere = sorted({servers_of[name] for name in expected})
+        if server_name is not None and status >= 500 and expected and server_name not in elsewhere:
+            outcomes.append(CheckOutcome.waiting(
+                f"routing {host_name}", f"the ELB answered {status} for Host {host_name}: {what} has not joined yet",
+                f"start the nodes on {', '.join(elsewhere)}, then run verify again"))
+            continue
         if error or status == 0:
             ok, detail = False, f"no answer from the ELB at {elb.address}:{plan.cluster.elb_ports.http}: {error}"
         elif status >= 500:

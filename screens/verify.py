@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from installer.errors import InstallerError
-from installer.report import ReportItem
+from installer.report import PASSED, ReportItem
 from installer.state import STEP_NAMES
 from screens.base import WizardScreen
 from screens.wizard import WizardState
@@ -25,6 +25,7 @@ from screens.wizard import WizardState
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # Checked by their own step; the verify step is then shown check by check.
 CHECKED_STEPS = tuple(name for name in STEP_NAMES if name != "verify")
+CHECK_STATUS = {"passed": "ok", "failed": "failed", "pending": "pending"}
 LOOK = {"done": ("✓", "green"), "ok": ("✓", "green"), "failed": ("✗", "bold red"), "drifted": ("!", "bold red"),
         "pending": ("·", "yellow"), "not available yet": ("–", "yellow"), "skipped": ("⤼", "dim")}
 
@@ -43,11 +44,11 @@ def checklist(installer: Any, skipped: set[str]) -> list[ReportItem]:
             items.append(ReportItem(name, "skipped", "left out by the operator: to do by hand"))
         else:
             items.append(ReportItem(name, status, message))
-    result = installer.step("verify").report()
-    passed = sum(1 for check in result.checks if check.ok)
-    items.append(ReportItem("verify", "done" if result.ok else "failed",
-                            f"{passed} of {len(result.checks)} checks hold"))
-    items += [ReportItem(check.name, "ok" if check.ok else "failed", check.detail, check.hint, kind="check")
+    step = installer.step("verify")
+    result = step.report()
+    step.record(result)  # Welcome offers Resume until a verify is green
+    items.append(ReportItem("verify", "done" if result.ok else result.status, result.summary))
+    items += [ReportItem(check.name, CHECK_STATUS[check.status], check.detail, check.hint, kind="check")
               for check in result.checks]
     return items
 
@@ -135,10 +136,15 @@ class VerifyScreen(WizardScreen):
         verdict = self.query_one("#verdict", Static)
         if all(item.passed for item in message.items):
             verdict.update(Text("The cluster is installed and verified on this server.", style="bold green"))
-        else:
+        elif any(item.status not in ("pending", *PASSED) for item in message.items):
             failing = [item for item in message.items if not item.passed]
             verdict.update(Text(f"Not everything holds: {len(failing)} of {len(message.items)} items (marked ✗ "
                                 "below, each with what to do). Fix them and Run again.", style="bold red"))
+        else:
+            waiting = [item for item in message.items if item.status == "pending"]
+            verdict.update(Text(f"Not complete yet: {len(waiting)} item(s) pending (marked · below), such as "
+                                "members on servers not started yet. Nothing failed; Run again once they are.",
+                                style="bold yellow"))
 
     def worker_failed(self, worker: Any, error: BaseException) -> None:
         self.query_one("#run-again", Button).disabled = False

@@ -51,6 +51,7 @@ class WelcomeScreen(WizardScreen):
         super().__init__(wizard)
         self.opening_problem = opening_problem
         self.resumable: list[tuple[str, State]] = []
+        self.verified: list[tuple[str, State]] = []
         self.state_problems: list[str] = []
         self.guessed = False
 
@@ -67,6 +68,11 @@ class WelcomeScreen(WizardScreen):
             yield Static(self.plan_line(), id="plan-line")
             for problem in self.state_problems:
                 yield Static(Text(f"✗ {problem}", style="bold red"), classes="state-problem")
+            for server_name, state in self.verified:
+                when = state.steps["verify"].get("updated", "")
+                yield Static(Text.assemble(("✓ ", "bold green"), (server_name, "bold"),
+                                           f": installed and verified ({when}). Continue with this plan to "
+                                           "look at it again or verify it anew."), classes="verified")
             for index, (server_name, state) in enumerate(self.resumable):
                 with Vertical(classes="resume-panel"):
                     yield Static(Text.assemble(("Resume ", "bold"), (server_name, "bold"),
@@ -106,7 +112,7 @@ class WelcomeScreen(WizardScreen):
     def find_resumable(self) -> None:
         """Servers of the plan with a state file here: this server only, once it is known."""
         wizard = self.wizard
-        self.resumable, self.state_problems = [], []
+        self.resumable, self.state_problems, self.verified = [], [], []
         names = [wizard.this_server] if wizard.this_server else wizard.draft.server_names()
         for name in names:
             try:
@@ -114,7 +120,11 @@ class WelcomeScreen(WizardScreen):
             except StateError as error:
                 self.state_problems.append(f"{error.message} ({error.hint})")
                 continue
-            if state is not None:
+            if state is None:
+                continue
+            if state.step_status("verify") == "done":
+                self.verified.append((name, state))  # finished: nothing to resume
+            else:
                 self.resumable.append((name, state))
 
     def plan_line(self) -> Text:

@@ -208,7 +208,9 @@ def test_dry_run_prints_every_diff_and_changes_nothing(cluster):
     out = result.stdout
     assert "extract wso2esb-4.7.0.zip" in out and "manager" in out
     # Diffs are computed from the pristine files inside the zips, before anything is extracted.
-    assert '+            <parameter name="localMemberPort">4001</parameter>' in out or "4001" in out
+    # The manager's member port: the zip's 4000 becomes 4001 (a pinned line of the diff, not any "4001").
+    assert '-        <parameter name="localMemberPort">4000</parameter>\n' \
+           '+        <parameter name="localMemberPort">4001</parameter>\n' in out
     assert "port.mapping.80" in out and "9764" in out
     assert "+127.0.0.2 worker.esb.wso2.com" in out
     assert "REGISTRY_LOCAL1" in out
@@ -222,8 +224,11 @@ def test_hand_edit_is_reported_as_drift_and_kept_without_force(cluster):
     carbon.write_bytes(edited)
 
     status = run_cli("status", "--plan", cluster.plan, "--server", "server-206")
+    assert status.returncode == 1, status.stdout + status.stderr  # drift is not a healthy status
     assert "drifted" in status.stdout and str(carbon) in status.stdout.replace("\n", "")
-    assert "-        <Offset>7</Offset>" in status.stdout or "<Offset>7</Offset>" in status.stdout
+    assert "configure drifted" in status.stderr
+    # The diff goes from the file as it is to what the plan wants.
+    assert "-        <Offset>7</Offset>\n+        <Offset>1</Offset>\n" in status.stdout
 
     refused = apply(cluster, "server-206")
     assert refused.returncode == 3, refused.stdout + refused.stderr
@@ -266,8 +271,37 @@ def test_password_file_option(cluster, tmp_path):
     assert {d.password for d in datasources} == {"from-a-file"}
 
 
-def test_unknown_server_and_step_names(cluster, capsys):
-    assert main(["apply", "--plan", str(cluster.plan), "--server", "nope", "--yes"]) == 1
+def test_unknown_server_step_and_node_names_are_command_line_errors(cluster, capsys):
+    # Exit 2, as for any other invalid command line (README), and nothing is done.
+    assert main(["apply", "--plan", str(cluster.plan), "--server", "nope", "--yes"]) == 2
     assert "use --server with one of: server-206, server-132" in capsys.readouterr().err
-    assert main(["apply", "--plan", str(cluster.plan), "--server", "server-206", "--only", "extract,bogus"]) == 1
+    assert main(["apply", "--plan", str(cluster.plan), "--server", "server-206", "--only", "extract,bogus"]) == 2
     assert "unknown step(s) bogus" in capsys.readouterr().err
+    assert main(["status", "--plan", str(cluster.plan), "--server", "nope"]) == 2
+    assert main(["stop", "--plan", str(cluster.plan), "--server", "server-206", "--node", "worker9"]) == 2
+    assert "worker9: no such node on server-206" in capsys.readouterr().err
+    assert not cluster.install_dir("server-206").exists()
+
+
+def test_a_dry_run_that_knows_a_step_will_fail_exits_non_zero(cluster):
+    # The plan's database port has no server behind it: the database step cannot succeed.
+    result = apply(cluster, "server-206", "--dry-run", "--only", "preflight,database")
+    assert result.returncode == 0, result.stdout + result.stderr  # --skip database wins: nothing fails
+    result = run_cli("apply", "--plan", cluster.plan, "--server", "server-206", "--dry-run",
+                     "--only", "preflight,database")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "applying would fail at: database" in result.stderr
+    assert "cannot look at the database server" in result.stdout
+    assert not cluster.install_dir("server-206").exists()
+
+
+def test_status_after_a_failed_step_exits_non_zero(cluster):
+    nothing_yet = run_cli("status", "--plan", cluster.plan, "--server", "server-206")
+    assert nothing_yet.returncode == 0, nothing_yet.stderr  # nothing done yet: pending, not failed
+    zip_path = cluster.plan.parent / "gone.zip"
+    text = cluster.plan.read_text()
+    esb = next(line for line in text.splitlines() if line.strip().startswith("esb:"))
+    cluster.plan.write_text(text.replace(esb, f"  esb: {zip_path}"))
+    failed = run_cli("status", "--plan", cluster.plan, "--server", "server-206")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "preflight failed" in failed.stderr
