@@ -17,6 +17,9 @@ from installer.errors import SecretError
 
 APP_PASSWORD_ENV = "WSO2_DB_PASSWORD"
 ADMIN_PASSWORD_ENV = "WSO2_DB_ADMIN_PASSWORD"
+# Every variable through which a password reaches the installer: never passed on to a process
+# it starts (a process's environment is readable by its user, and inherited by its children).
+SECRET_ENV_NAMES = (APP_PASSWORD_ENV, ADMIN_PASSWORD_ENV)
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,14 @@ def read_password_file(path: Path, label: str) -> str:
     except OSError as error:
         raise SecretError(f"the {label} file {path} cannot be read: {error.strerror}",
                           "give a readable file holding only the password") from error
-    password = text.splitlines()[0] if text else ""
+    # Only the one line end an editor adds is not part of the password; spaces are, at either end.
+    password = text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
     if not password:
         raise SecretError(f"the {label} file {path} is empty", "put the password on its first line")
+    if "\n" in password or "\r" in password:
+        # Taking the first line could log in with something else than was meant, and fail far from here.
+        raise SecretError(f"the {label} file {path} holds more than one line",
+                          "leave only the password in it, on one line (a line end after it is fine)")
     return password
 
 
