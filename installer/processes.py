@@ -3,9 +3,11 @@
 A node is started as ``sh <home>/bin/wso2server.sh [flags]`` (never through a shell string),
 in its own session so stopping it reaches the JVM and everything the script started, with the
 operator's environment passed through (``JAVA_HOME`` included) except ``CARBON_HOME``, which the
-script would otherwise trust over its own location. Console output goes to
-``<home>/repository/logs/console.log``. A process is ours when its pid and start time match what
-we recorded, so a recycled pid is never mistaken for a node.
+script would otherwise trust over its own location, and the installer's password variables, which
+a node never needs. Console output goes to ``<home>/repository/logs/console.log``. A process is
+ours when its pid and start time match what we recorded, so a recycled pid is never mistaken for a
+node. A node that exited is stopped even while it is a zombie: only its parent can collect it, and
+that parent may be another program (the wizard that started it); when it is our child, we do.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import psutil
 
 from installer.derive import NodeLayout
 from installer.errors import InstallerError
+from installer.secrets import SECRET_ENV_NAMES
 
 START_SCRIPT = "bin/wso2server.sh"
 CONSOLE_LOG = "repository/logs/console.log"
 CARBON_LOG = "repository/logs/wso2carbon.log"
 STOP_TIMEOUT = 30.0
+STOP_POLL_INTERVAL = 0.05
 
 # Nodes this process launched: polled to reap them when they exit (so an exited node is never a
 # zombie that looks alive), without touching children started by anyone else.
@@ -61,8 +65,13 @@ def node_argv(node: NodeLayout, *, first_start: bool) -> list[str]:
 
 
 def node_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a node starts with: ``base`` (default: ours) without ``CARBON_HOME`` and
+    without the installer's passwords. A node reads its database password from its own
+    master-datasources.xml; in its environment a password would be readable through
+    /proc/PID/environ for as long as the node runs, and passed on to everything it starts."""
     environment = dict(os.environ if base is None else base)
-    environment.pop("CARBON_HOME", None)
+    for name in ("CARBON_HOME", *SECRET_ENV_NAMES):
+        environment.pop(name, None)
     return environment
 
 
@@ -116,12 +125,14 @@ def start_node(node: NodeLayout, *, first_start: bool, environment: Mapping[str,
 
 
 def _process(record: NodeProcess) -> psutil.Process | None:
+    """The node's process while it runs; None once it is gone, a zombie, or its pid was reused."""
     reap_children()
     try:
         process = psutil.Process(record.pid)
         if abs(process.create_time() - record.create_time) > 1.0:
             return None
         if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(record.pid)
             return None
         return process
     except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -136,6 +147,20 @@ def reap_children() -> None:
     """Collect nodes this process launched that have exited (no zombies while we watch)."""
     for process in _LAUNCHED.values():
         process.poll()  # reaps it once it has exited; the Popen keeps its exit status
+
+
+def _reap(pid: int) -> None:
+    """Collect ``pid`` (known to be an exited node) if it is our child. One we launched is
+    collected through its Popen, which keeps the exit status; any other child of ours (a node
+    launched through another route in this long-lived process) directly."""
+    launched = _LAUNCHED.get(pid)
+    if launched is not None:
+        launched.poll()
+        return
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: its own parent collects it
 
 
 def exit_status(record: NodeProcess) -> int | None:
@@ -157,14 +182,37 @@ def stop_node(record: NodeProcess, *, timeout: float = STOP_TIMEOUT) -> str:
         return "not running"
     members = _group_members(group)
     _signal_group(group, signal.SIGTERM)
-    gone, alive = psutil.wait_procs(members, timeout=timeout, callback=lambda _: reap_children())
+    alive = _wait_until_exited(members, timeout)
     if alive:
         _signal_group(group, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=5)
-        reap_children()
+        _wait_until_exited(alive, 5)
         return f"killed after {timeout:.0f} s"
-    reap_children()
     return "stopped"
+
+
+def _wait_until_exited(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` for ``processes`` to exit; returns those still running. A zombie has
+    exited: psutil's own wait would keep waiting for it to disappear, which a zombie whose
+    parent is another program (the wizard that started the node) does only when that program
+    looks, so it would wait the whole timeout and then SIGKILL a process that is already dead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        processes = [process for process in processes if _still_running(process)]
+        if not processes or time.monotonic() >= deadline:
+            return processes
+        time.sleep(STOP_POLL_INTERVAL)
+
+
+def _still_running(process: psutil.Process) -> bool:
+    try:
+        if not process.is_running():  # gone, or its pid reused by another process
+            return False
+        if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(process.pid)
+            return False
+        return True
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _group_members(group: int) -> list[psutil.Process]:
