@@ -256,7 +256,7 @@ class ReviewScreen(WizardScreen):
         remember = getattr(self.app, "remember_plan", None)
         if remember is not None:
             remember(saved)
-        self.notify(f"Plan saved to {saved}", title="Saved")
+        self.notify(f"Plan saved to {saved}", title="Saved", markup=False)
         self.show_summary(self.wizard.check())
         if then_apply:
             self.action_next()

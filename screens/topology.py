@@ -116,9 +116,10 @@ class TopologyScreen(WizardScreen):
                       if ".nodes[" not in problem.path]
             mark = Text("✗", style="bold red") if errors else Text("✓", style="green")
             this = " (this)" if server.name and server.name == self.wizard.this_server else ""
-            table.add_row(mark, server.name + this, server.address, server.install_dir,
-                          server.hosts_file or Text(DEFAULT_HOSTS_FILE, style="dim"), str(len(server.nodes)),
-                          key=f"server-{index}")
+            # Text, not str: a DataTable reads str cells as markup, and paths may hold brackets.
+            table.add_row(mark, Text(server.name + this), Text(server.address), Text(server.install_dir),
+                          Text(server.hosts_file) if server.hosts_file else Text(DEFAULT_HOSTS_FILE, style="dim"),
+                          str(len(server.nodes)), key=f"server-{index}")
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
@@ -141,7 +142,7 @@ class TopologyScreen(WizardScreen):
                         offset = _value(derived.offset, node.offset_pinned)
                         member_port = _value(derived.member_port, node.member_port_pinned)
                         ports = _ports(derived, check)
-                table.add_row(mark, server.name, node.name, node.role, offset, member_port, ports,
+                table.add_row(mark, Text(server.name), Text(node.name), Text(node.role), offset, member_port, ports,
                               key=f"node-{server_index}-{node_index}")
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
