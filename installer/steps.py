@@ -413,7 +413,13 @@ class ConfigureStep(Step):
         checks = []
         for patch in self.patches():
             recorded = state.file_fingerprint(self.name, patch.path)
-            checks.append(patch.check(recorded))
+            check = patch.check(recorded)
+            if check.outdates(recorded):
+                # Written by a run killed before its state save. Only the in-memory record changes:
+                # the engine skips apply for a done step but saves the state after it, so an apply
+                # run keeps this; status and dry runs never save.
+                state.record_file(self.name, patch.path, check.fingerprint)
+            checks.append(check)
         return checks
 
     def check(self) -> StepCheck:
@@ -517,7 +523,14 @@ class HostsStep(Step):
 
     def check(self) -> StepCheck:
         patch = self._patch()
-        result = patch.check(self.context.state.file_fingerprint(self.name, patch.path))
+        state = self.context.state
+        recorded = state.file_fingerprint(self.name, patch.path)
+        result = patch.check(recorded)
+        if result.outdates(recorded):
+            # Written by a run killed before its state save. Only the in-memory record changes:
+            # the engine skips apply for a done step but saves the state after it, so an apply run
+            # keeps this; status and dry runs never save.
+            state.record_file(self.name, patch.path, result.fingerprint)
         return StepCheck(result.status, f"{patch.path}: {result.reason}", (result,))
 
     def preview(self) -> StepPreview:
@@ -536,6 +549,8 @@ class HostsStep(Step):
         if result.status == Status.DRIFTED and not force:
             raise DriftError([result])
         if result.status == Status.DONE:
+            # Recorded even when nothing is written: the record may predate a crash after the write.
+            state.record_file(self.name, patch.path, result.fingerprint)
             return StepResult(False, f"{patch.path} is up to date")
         try:
             backup = backup_once(patch.path)

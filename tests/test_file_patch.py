@@ -130,3 +130,21 @@ def test_a_busy_file_is_a_clear_error_unless_in_place_writes_are_allowed(tmp_pat
     written = FilePatch(path=target, label="t", transform=upper_of, in_place_fallback=True).write()
     assert written.changed and written.in_place and target.read_bytes() == b"A\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_a_file_already_as_wanted_is_done_whatever_the_record_says(tmp_path):
+    # A crash after the rename and before the state save leaves the previous write's fingerprint
+    # recorded while the file already holds the new content: that is done, not a hand edit.
+    target = tmp_path / "file.txt"
+    target.write_bytes(b"a\n")
+    _, first_fingerprint, _ = FilePatch(path=target, label="t", transform=upper_of).apply()
+    plan_changed = FilePatch(path=target, label="t", transform=lambda data: data.upper().replace(b"A", b"B"))
+    changed, second_fingerprint, _ = plan_changed.apply()  # ... and the state never hears of it
+    assert changed and second_fingerprint != first_fingerprint
+
+    check = plan_changed.check(first_fingerprint)
+    assert check.status == Status.DONE and not check.diff.changed
+    assert check.fingerprint == second_fingerprint  # what the caller records in place of the stale one
+    # A real hand edit is still drift.
+    target.write_bytes(b"B\nmine\n")
+    assert plan_changed.check(second_fingerprint).status == Status.DRIFTED

@@ -52,11 +52,19 @@ class FileDiff:
 
 @dataclass(frozen=True)
 class FileCheck:
+    """``fingerprint``: that of the file on disk ("" when it is missing), what the caller records
+    for a file found done."""
+
     path: Path
     label: str
     status: Status
     reason: str
     diff: FileDiff
+    fingerprint: str = ""
+
+    def outdates(self, recorded: str | None) -> bool:
+        """Done, but ``recorded`` (kept from before a crash that followed the write) no longer matches."""
+        return self.status == Status.DONE and recorded is not None and self.fingerprint != recorded
 
 
 def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -177,14 +185,22 @@ class FilePatch:
                             label=self.label, secrets=self.secrets, binary=self.binary)
         if current is None:
             return FileCheck(self.path, self.label, Status.PENDING, "not written yet", diff)
-        if recorded_fingerprint is not None and self.fingerprint(current) != recorded_fingerprint:
+        fingerprint = self.fingerprint(current)
+        if desired == current:
+            # What the plan wants, whatever the record says: a run killed between the rename and
+            # the state save leaves the previous write's fingerprint behind, and that is no hand
+            # edit (it would be reported as drift with an empty diff, forever).
+            if not self.mode_ok():
+                return FileCheck(self.path, self.label, Status.PENDING, f"permissions to set to {self.mode:o}",
+                                 diff, fingerprint)
+            reason = "up to date"
+            if recorded_fingerprint is not None and fingerprint != recorded_fingerprint:
+                reason += " (an interrupted run wrote it; the next apply records it)"
+            return FileCheck(self.path, self.label, Status.DONE, reason, diff, fingerprint)
+        if recorded_fingerprint is not None and fingerprint != recorded_fingerprint:
             return FileCheck(self.path, self.label, Status.DRIFTED,
-                             "changed by hand since the installer wrote it", diff)
-        if desired != current:
-            return FileCheck(self.path, self.label, Status.PENDING, "values to change", diff)
-        if not self.mode_ok():
-            return FileCheck(self.path, self.label, Status.PENDING, f"permissions to set to {self.mode:o}", diff)
-        return FileCheck(self.path, self.label, Status.DONE, "up to date", diff)
+                             "changed by hand since the installer wrote it", diff, fingerprint)
+        return FileCheck(self.path, self.label, Status.PENDING, "values to change", diff, fingerprint)
 
     def apply(self) -> tuple[bool, str, FileDiff]:
         """Write the desired content if it differs; returns (changed, fingerprint, diff)."""
