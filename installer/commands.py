@@ -30,6 +30,7 @@ from installer.engine import Installer, StepOutcome, parse_step_list, select_ste
 from installer.errors import InstallerError, PlanError, UsageError
 from installer.events import Event, Note, Progress, StepFinished, StepStarted, human_size
 from installer.expectations import MilestoneWatch, expectations_for
+from installer.lock import locked_state
 from installer.logwatch import LogFollower, LogLine
 from installer.patchers.base import FileDiff, Status
 from installer.processes import CARBON_LOG
@@ -340,11 +341,14 @@ def command_control(args: argparse.Namespace, out: Console, err: Console) -> int
     installer = Installer(checked, args.server, emit=printer)
     nodes = _selected_nodes(installer, args.node)
     step = StartStep(installer.context)
-    if args.command in ("stop", "restart"):
-        step.stop(nodes, timeout=args.timeout)
-    if args.command in ("start", "restart"):
-        out.print(step.start(nodes), markup=False)
-    installer.state.save()
+    # One hold of the install dir's lock for the whole command: a restart is one change, so no
+    # other run slips in between its stop and its start.
+    with locked_state(installer.state, args.command):
+        if args.command in ("stop", "restart"):
+            step.stop(nodes, timeout=args.timeout)
+        if args.command in ("start", "restart"):
+            out.print(step.start(nodes), markup=False)
+        installer.state.save()
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from installer.errors import InstallerError, UsageError
 from installer.events import EventSink, Note, StepFinished, StepStarted, ignore_events
 from installer.faults import crash_point
+from installer.lock import locked_state
 from installer.patchers.base import FileDiff, Status
 from installer.secrets import Secrets
 from installer.state import State, log_path, state_path
@@ -98,7 +99,13 @@ class Installer:
         return [(name, self.step(name).preview()) for name in self.selected]
 
     def apply(self, *, force: bool = False) -> list[StepOutcome]:
-        """Run the selected steps not done yet, in order; stop at the first failure."""
+        """Run the selected steps not done yet, in order; stop at the first failure. The install
+        dir's lock is held throughout (another apply, start or stop here is refused meanwhile),
+        and the state is read again once it is taken."""
+        with locked_state(self.state, "apply"):
+            return self._apply_locked(force=force)
+
+    def _apply_locked(self, *, force: bool) -> list[StepOutcome]:
         self._start_log()
         state = self.state
         if state.plan_fingerprint and state.plan_fingerprint != self.plan.source.fingerprint:

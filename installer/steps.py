@@ -21,6 +21,7 @@ from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.errors import ConfigFileError, DistributionError, InstallerError, SecretError
 from installer.events import EventSink, Note, Progress, human_size, ignore_events
 from installer.faults import crash_point
+from installer.lock import locked_state
 from installer.patchers.axis2 import patch_axis2
 from installer.patchers.base import FileCheck, FileDiff, FilePatch, Status
 from installer.patchers.carbon import patch_carbon
@@ -799,7 +800,12 @@ class StartStep(Step):
         return StepResult(True, self.start(self._order()))
 
     def start(self, nodes: tuple[NodeLayout, ...]) -> str:
-        """Start ``nodes`` (in the given order) that are not running; wait for each."""
+        """Start ``nodes`` (in the given order) that are not running; wait for each. Holds the
+        install dir's lock (already held when apply or restart calls this)."""
+        with locked_state(self.context.state, "start"):
+            return self._start_locked(nodes)
+
+    def _start_locked(self, nodes: tuple[NodeLayout, ...]) -> str:
         problems = [f"{node.name}: {problem}" for node in nodes if (problem := processes.java_problem(node))]
         if problems:
             raise InstallerError("; ".join(problems), "set JAVA_HOME to a JDK Carbon supports, then run again",
@@ -831,14 +837,15 @@ class StartStep(Step):
         return ("started " + ", ".join(started)) if started else "every node was already running"
 
     def stop(self, nodes: tuple[NodeLayout, ...], *, timeout: float = processes.STOP_TIMEOUT) -> list[str]:
-        """Stop ``nodes`` in reverse start order."""
-        outcomes = []
-        for node in reversed(nodes):
-            record = self.process(node.name)
-            outcome = processes.stop_node(record, timeout=timeout) if record else "not running"
-            outcomes.append(f"{node.name}: {outcome}")
-            self.note(f"{node.name}: {outcome}")
-        return outcomes
+        """Stop ``nodes`` in reverse start order, holding the install dir's lock."""
+        with locked_state(self.context.state, "stop"):
+            outcomes = []
+            for node in reversed(nodes):
+                record = self.process(node.name)
+                outcome = processes.stop_node(record, timeout=timeout) if record else "not running"
+                outcomes.append(f"{node.name}: {outcome}")
+                self.note(f"{node.name}: {outcome}")
+            return outcomes
 
     def _event(self, event: object) -> None:
         message, level = launch.describe(event)  # type: ignore[arg-type]
