@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from installer.errors import PlanError
+from installer.plan_io import PlanLoader, PlanYAMLError, short_tag
 
 ROLES = ("elb", "manager", "worker")
 LOCAL_REGISTRY_MODES = ("per-role", "per-node")
@@ -175,20 +176,52 @@ class PlanSource:
 
 # --- YAML with line numbers -------------------------------------------------------------------
 
-class _Located:
-    """YAML composed into Python values while remembering the line of every key path."""
+class _Unreadable:
+    """A value the YAML layer already reported (a foreign tag, ``!!int abc``): the shape checks
+    leave it alone rather than report it a second time."""
 
-    def __init__(self, source_label: str) -> None:
+    def __repr__(self) -> str:
+        return "<unreadable>"
+
+
+UNREADABLE = _Unreadable()
+_COLLECTION_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+
+
+class _Located:
+    """YAML composed into Python values while remembering the line of every key path.
+
+    ``loader`` composed the tree (so its size and depth are bounded, see ``PlanLoader``) and
+    reads the scalars, the way ``yaml.safe_load`` would."""
+
+    def __init__(self, source_label: str, loader: PlanLoader) -> None:
         self.lines: dict[KeyPath, int] = {}
         self.problems: list[PlanProblem] = []
         self.source_label = source_label
+        self.loader = loader
 
     def convert(self, node: yaml.Node, path: KeyPath) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        expected_tag = _COLLECTION_TAGS.get(type(node))
+        if expected_tag is not None and node.tag != expected_tag:
+            # Reading it as untagged would be wrong (a !!set is not a mapping of settings), and
+            # constructing it would run whatever the tag names. Say so once; what is inside is
+            # still read, for its own problems only.
+            self.problems.append(PlanProblem(
+                self.source_label, node.start_mark.line + 1, format_path(path),
+                f"the tag {short_tag(node.tag)} is not used in plans",
+                "remove it: a plan holds plain text, numbers, true/false, lists and mappings"))
+            self.convert_children(node, path)
+            return UNREADABLE
+        return self.convert_children(node, path)
+
+    def convert_children(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.convert_scalar(key_node)
+                key = self.convert_scalar(key_node, path)
+                if key is UNREADABLE:
+                    continue
                 if not isinstance(key, str):
                     self.problems.append(PlanProblem(
                         self.source_label, key_node.start_mark.line + 1, format_path(path),
@@ -206,36 +239,50 @@ class _Located:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.convert_scalar(node)
+        return self.convert_scalar(node, path)
 
-    @staticmethod
-    def convert_scalar(node: yaml.Node) -> Any:
-        # A throwaway loader resolves the scalar's tag (int, bool, str...) the way safe_load would.
-        loader = yaml.SafeLoader("")
+    def convert_scalar(self, node: yaml.Node, path: KeyPath) -> Any:
         try:
-            return loader.construct_object(node, deep=True)
-        finally:
-            loader.dispose()
+            return self.loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or node.start_mark
+            self.problems.append(PlanProblem(self.source_label, mark.line + 1, format_path(path),
+                                             str(error.problem), getattr(error, "hint", "")))
+            return UNREADABLE
 
 
 def _compose(text: str, label: str) -> tuple[Any, dict[KeyPath, int], list[PlanProblem]]:
+    loader: PlanLoader | None = None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        hint = "check the indentation and quoting on that line"
-        if "*" in _line(text, line) or "&" in _line(text, line):
-            hint = 'quote values that start with * or &, e.g. tenant_range: "*"'
-        message = f"not valid YAML: {error.problem or error.context}"
-        return None, {}, [PlanProblem(label, line, "(file)", message, hint)]
-    except yaml.YAMLError as error:
-        return None, {}, [PlanProblem(label, None, "(file)", f"not valid YAML: {error}", "")]
-    if root is None:
-        return None, {}, [PlanProblem(label, 1, "(file)", "the plan is empty", "start from assets/examples/seed.yaml")]
-    located = _Located(label)
-    data = located.convert(root, ())
-    return data, located.lines, located.problems
+        try:
+            loader = PlanLoader(text)
+            root = loader.get_single_node()
+        except PlanYAMLError as error:
+            line = error.problem_mark.line + 1 if error.problem_mark else None
+            return None, {}, [PlanProblem(label, line, "(file)", str(error.problem), error.hint)]
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            line = mark.line + 1 if mark else None
+            hint = "check the indentation and quoting on that line"
+            if "*" in _line(text, line) or "&" in _line(text, line):
+                hint = 'quote values that start with * or &, e.g. tenant_range: "*"'
+            message = f"not valid YAML: {error.problem or error.context}"
+            return None, {}, [PlanProblem(label, line, "(file)", message, hint)]
+        except yaml.reader.ReaderError as error:
+            # A character YAML does not allow (a NUL, say): it has a position, not a line.
+            line = text.count("\n", 0, error.position) + 1
+            return None, {}, [PlanProblem(label, line, "(file)", f"not valid YAML: {error.reason}",
+                                          "save the plan as plain UTF-8 text")]
+        except yaml.YAMLError as error:
+            return None, {}, [PlanProblem(label, None, "(file)", f"not valid YAML: {error}", "")]
+        if root is None:
+            return None, {}, [PlanProblem(label, 1, "(file)", "the plan is empty", "start from assets/examples/seed.yaml")]
+        located = _Located(label, loader)
+        data = located.convert(root, ())
+        return data, located.lines, located.problems
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _line(text: str, line: int | None) -> str:
@@ -267,6 +314,8 @@ class _Reader:
 
     def mapping(self, value: Any, path: KeyPath, allowed: dict[str, bool]) -> dict[str, Any] | None:
         """``allowed``: key -> required."""
+        if value is UNREADABLE:
+            return None
         if not isinstance(value, dict):
             self.error(path, f"must be a mapping of keys, not {_kind(value)}",
                        f"expected keys: {', '.join(allowed)}")
@@ -285,6 +334,8 @@ class _Reader:
             default: Any = None) -> Any:
         if mapping is None or key not in mapping:
             return default
+        if mapping[key] is UNREADABLE:
+            return None  # already reported, on its line
         return check(mapping[key], (*path, key))
 
     # value checks: each returns the value (or None after recording a problem)
@@ -462,7 +513,7 @@ def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
 
     servers: list[ServerSpec] = []
     servers_raw = top.get("servers")
-    if "servers" in top:
+    if "servers" in top and servers_raw is not UNREADABLE:
         if not isinstance(servers_raw, list) or not servers_raw:
             read.error(("servers",), "must be a list with at least one server",
                        "add '- name: ...' entries under servers:")
@@ -486,7 +537,7 @@ def _read_server(read: _Reader, raw: Any, path: KeyPath) -> ServerSpec | None:
     name_check = read.string(_NAME_RE, "name", "letters, digits, '.', '_' and '-', starting with a letter or digit")
     nodes: list[NodeSpec] = []
     nodes_raw = mapping.get("nodes")
-    if "nodes" in mapping:
+    if "nodes" in mapping and nodes_raw is not UNREADABLE:
         if not isinstance(nodes_raw, list) or not nodes_raw:
             read.error((*path, "nodes"), "must be a list with at least one node",
                        "add '- {name: ..., role: worker}' entries under nodes:")

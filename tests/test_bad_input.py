@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import resource
 import stat
+import subprocess
+import sys
 import zipfile
 
 import pytest
 
 from installer.cli import main
+from tests.paths import REPO_DIR
 from tests.support.build_distributions import FixtureFile, build_all, build_elb, build_esb
-from tests.support.plans import write_seed_plan
+from tests.support.plans import SEED_PLAN, write_seed_plan
 from tests.test_apply_e2e import apply, run_cli, tree_snapshot
 
 SERVER = "server-206"
@@ -147,3 +151,109 @@ def test_hosts_line_mapping_our_name_elsewhere_is_refused(tmp_path, distribution
     assert "elb.wso2.com" in result.stderr and "10.1.1.1" in result.stderr
     assert hosts.read_bytes() == before
     assert stat.S_ISREG(hosts.stat().st_mode)
+
+
+# --- YAML that is valid but hostile or broken: exit 2 with file:line, never a traceback ------------------
+
+def seed_text():
+    return SEED_PLAN.read_text()
+
+
+def line_of(text, needle):
+    return next(number for number, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def nested_lists(depth):
+    return "[" * depth + "]" * depth
+
+
+BAD_YAML = {
+    # name: (edit of the seed plan, text on the line the error must name, a word the message must say)
+    "python object tag": (lambda t: t.replace("  domain: wso2.esb.domain ",
+                                              '  domain: !!python/object/apply:os.system ["echo pwned"] '),
+                          "!!python/object/apply", "tag"),
+    "python object tag on a scalar": (lambda t: t.replace("user: regadmin", "user: !!python/object:os.system regadmin"),
+                                      "!!python/object:os.system", "tag"),
+    "unknown local tag": (lambda t: t.replace('tenant_range: "*"', "tenant_range: !foo bar"), "!foo", "tag"),
+    "unknown tag on a mapping": (lambda t: t.replace("  elb_ports: {", "  elb_ports: !ports {"), "!ports", "tag"),
+    "int tag on text": (lambda t: t.replace("port: 3306", "port: !!int abc"), "!!int abc", "abc"),
+    "bool tag on text": (lambda t: t.replace("admin_user: root", "admin_user: !!bool maybe"), "!!bool maybe", "maybe"),
+    "number too long to read": (lambda t: t.replace("port: 3306", "port: " + "9" * 5000), "port: 999", "database.port"),
+    "deep flow nesting": (lambda t: t.replace('tenant_range: "*"', "tenant_range: " + nested_lists(5000)),
+                          "[[[[", "nested"),
+    "deep block nesting": (lambda t: t.replace('tenant_range: "*"', "tenant_range:\n    " + "- " * 2000 + "x"),
+                           "- - - -", "nested"),
+    "alias inside its own value": (lambda t: t.replace("  hostnames: {worker: worker.esb.wso2.com,",
+                                                       "  hostnames: &names {loop: *names, worker: worker.esb.wso2.com,"),
+                                   "*names", "alias"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_YAML))
+def test_hostile_or_broken_yaml_is_a_plan_error_with_file_and_line(tmp_path, capsys, case):
+    edit, needle, word = BAD_YAML[case]
+    text = edit(seed_text())
+    assert text != seed_text()
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    code = main(["plan", "check", str(path), "--no-files"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "RecursionError" not in out + err
+    assert code == 2, err
+    [located] = [line for line in err.splitlines() if f"plan.yaml:{line_of(text, needle)}:" in line]
+    assert word in located, err
+
+
+def billion_laughs_lists():
+    lines = ['lol0: &lol0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        lines.append(f"lol{level}: &lol{level} [" + ", ".join([f"*lol{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def billion_laughs_mappings():
+    lines = ["lol0: &lol0 {" + ", ".join(f"k{index}: lol" for index in range(9)) + "}"]
+    for level in range(1, 10):
+        lines.append(f"lol{level}: &lol{level} {{" + ", ".join(f"k{index}: *lol{level - 1}" for index in range(9)) + "}")
+    return "\n".join(lines) + "\n"
+
+
+def limit_resources():
+    # A regression must fail this test, not take the machine's memory (or spin for ever): the
+    # child gets 1 GB of address space and two minutes of CPU.
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+
+
+def run_limited(*argv):
+    return subprocess.run([sys.executable, *map(str, argv)], cwd=REPO_DIR, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, preexec_fn=limit_resources)
+
+
+@pytest.mark.parametrize("bomb", [billion_laughs_lists, billion_laughs_mappings])
+def test_alias_bomb_is_refused_by_plan_check(tmp_path, bomb):
+    text = seed_text() + bomb()
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    result = run_limited("-m", "installer.cli", "plan", "check", path, "--no-files")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    bomb_lines = range(line_of(text, "lol0:"), len(text.splitlines()) + 1)
+    assert any(f"plan.yaml:{line}:" in result.stderr for line in bomb_lines), result.stderr
+    assert "alias" in result.stderr
+
+
+@pytest.mark.parametrize("bomb", [billion_laughs_lists, billion_laughs_mappings])
+def test_alias_bomb_is_refused_by_the_wizards_loader(tmp_path, bomb):
+    # The wizard opens plans with PlanDraft.from_yaml and shows a yaml.YAMLError as "cannot be opened".
+    path = tmp_path / "plan.yaml"
+    path.write_text(seed_text() + bomb())
+    script = ("import sys, yaml\n"
+              "from installer.plan_io import PlanDraft\n"
+              "try:\n"
+              "    PlanDraft.from_yaml(open(sys.argv[1]).read())\n"
+              "except yaml.YAMLError as error:\n"
+              "    print('refused:', error)\n")
+    result = run_limited("-c", script, path)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.startswith("refused:") and "alias" in result.stdout and "line" in result.stdout

@@ -185,6 +185,22 @@ def test_duplicate_yaml_key_is_reported(tmp_path):
     assert problem.path == "database.user" and "given twice" in problem.message
 
 
+def test_ordinary_aliases_are_read_as_the_values_they_repeat(tmp_path):
+    # Aliases are bounded, not refused (see PlanLoader): repeating a value is ordinary YAML.
+    text = seed_text().replace("install_dir: /opt/wso2           #", "install_dir: &homes /opt/wso2/homes  #")
+    text = text.replace("    install_dir: /opt/wso2\n", "    install_dir: *homes\n")
+    plan, problems = problems_for(text, tmp_path)
+    assert errors_of(problems) == []
+    assert [str(server.install_dir) for server in plan.servers] == ["/opt/wso2/homes", "/opt/wso2/homes"]
+
+
+def test_a_character_yaml_refuses_names_its_line(tmp_path):
+    text = seed_text().replace("user: regadmin", "user: reg\x00admin")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert problem.line == line_of(text, "user: reg") and "not valid YAML" in problem.message
+
+
 # --- cross-field errors ------------------------------------------------------------------------------
 
 def test_duplicate_node_and_server_names(tmp_path):

@@ -3,6 +3,7 @@ written YAML means what the draft says, and problems land on the field that caus
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from installer.plan_io import (
     rebase_paths,
 )
 from tests.support.plans import SEED_PLAN
+from tests.test_bad_input import BAD_YAML, line_of
 
 
 def seed_draft() -> PlanDraft:
@@ -90,6 +92,24 @@ def test_rebase_keeps_relative_paths_naming_the_same_files(tmp_path):
     assert inside.get("distributions.esb") == "a/wso2esb-4.7.0.zip"
     assert moved.servers[0].install_dir == "/opt/wso2"  # absolute paths are left alone
     assert draft.get("distributions.esb") == "wso2esb-4.7.0.zip"  # the original draft is not changed
+
+
+@pytest.mark.parametrize("case", sorted(BAD_YAML))
+def test_opening_hostile_or_broken_yaml_raises_the_yaml_error_the_wizard_shows(case):
+    # The wizard catches yaml.YAMLError when it opens a plan; anything else would take it down.
+    edit, needle, _ = BAD_YAML[case]
+    text = edit(SEED_PLAN.read_text())
+    with pytest.raises(yaml.YAMLError) as caught:
+        PlanDraft.from_yaml(text)
+    assert f"line {line_of(text, needle)}," in str(caught.value)
+
+
+def test_ordinary_aliases_still_open():
+    text = SEED_PLAN.read_text().replace("install_dir: /opt/wso2           #", "install_dir: &homes /opt/wso2  #")
+    text = text.replace("    install_dir: /opt/wso2\n", "    install_dir: *homes\n")
+    assert "*homes" in text and "&homes" in text
+    draft, ignored = PlanDraft.from_yaml(text)
+    assert ignored == [] and [server.install_dir for server in draft.servers] == ["/opt/wso2", "/opt/wso2"]
 
 
 # --- properties ------------------------------------------------------------------------------------------
