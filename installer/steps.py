@@ -829,10 +829,17 @@ class StartStep(Step):
                 self._record()["manager_setup_done"] = True
             state.save()
             self.note(f"{node.name}: started (pid {record.pid}): {' '.join(record.argv)}")
-            result, died = launch.wait_for_node(self.context.layout, node, record, offsets,
-                                                on_event=self._event)
+            try:
+                result, died = launch.wait_for_node(self.context.layout, node, record, offsets,
+                                                    on_event=self._event)
+            except BaseException:  # interrupted (Ctrl-C) or a bug: not left half-started either
+                self._stop_unstarted(node, record)
+                raise
             if result.outcome != "completed":
-                raise launch.startup_error(node, record, result, died=died)
+                # Said from what the node did before we stop it (its exit status, its last lines).
+                error = launch.startup_error(node, record, result, died=died)
+                self._stop_unstarted(node, record)
+                raise error
             started.append(node.name)
         return ("started " + ", ".join(started)) if started else "every node was already running"
 
@@ -846,6 +853,13 @@ class StartStep(Step):
                 outcomes.append(f"{node.name}: {outcome}")
                 self.note(f"{node.name}: {outcome}")
             return outcomes
+
+    def _stop_unstarted(self, node: NodeLayout, record: NodeProcess) -> None:
+        """A node that did not reach its milestones is stopped, not left half-running: the next
+        start would take it for started ("already running") and never wait for it again."""
+        outcome = processes.stop_node(record)
+        if outcome != "not running":
+            self.note(f"{node.name}: {outcome}, as it did not finish starting", "warning")
 
     def _event(self, event: object) -> None:
         message, level = launch.describe(event)  # type: ignore[arg-type]

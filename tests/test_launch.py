@@ -12,11 +12,14 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
+from installer.lock import install_lock
 from installer.patchers.datasources import read_datasources
+from installer.secrets import SECRET_ENV_NAMES
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import build_all
 from tests.support.plans import LOOPBACK_ADDRESSES, write_seed_plan
@@ -93,6 +96,27 @@ def cmdline_of(pid):
     return " ".join(psutil.Process(pid).cmdline())
 
 
+def secrets_in_environment(pid):
+    """Names of the installer's password variables in the environment of ``pid`` and of every
+    process it started; only names, so a failing test never prints a password."""
+    process = psutil.Process(pid)
+    found = []
+    for each in (process, *process.children(recursive=True)):
+        raw = Path(f"/proc/{each.pid}/environ").read_bytes()
+        names = {entry.split(b"=", 1)[0].decode() for entry in raw.split(b"\0") if b"=" in entry}
+        assert "CARBON_STANDIN_PYTHONPATH" in names  # the node's environment, read the right way
+        found += [f"{each.pid}:{name}" for name in sorted(names & set(SECRET_ENV_NAMES))]
+    return found
+
+
+def gone(pid):
+    """Exited: no such process, or a zombie waiting for its parent to collect it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 # --- the seed, from apply to a green verify ------------------------------------------------------------
 
 def test_seed_cluster_from_apply_to_green_verify(cluster):
@@ -105,6 +129,9 @@ def test_seed_cluster_from_apply_to_green_verify(cluster):
     assert "worker2: [x] Cluster initialization completed" in out
     assert "-Dsetup" in cluster.process_record("server-206", "manager")["argv"]
     assert "-DworkerNode=true" in cmdline_of(cluster.process_record("server-206", "worker2")["pid"])
+    # The CLI had both passwords in its environment (Cluster.env); no node got them.
+    for node in ("elb", "manager", "worker2"):
+        assert secrets_in_environment(cluster.process_record("server-206", node)["pid"]) == [], node
     # worker1/worker3 are not started yet: shown, not failed.
     assert "not seen yet (start it on server-132)" in out
 
@@ -177,10 +204,17 @@ def test_restart_and_resume_never_pass_setup_again(cluster):
     assert "-Dsetup" not in cmdline_of(third["pid"])
     assert "elb: already running" in resumed.stdout
 
-    # Starting a running node is a no-op.
+    # Starting a running node is a no-op: the same process runs on, recorded as before.
+    elb = cluster.process_record("server-206", "elb")
     again = cluster.cli("start", "server-206", "--node", "elb")
-    assert again.returncode == 0 and "already running" in again.stdout
-    assert cluster.process_record("server-206", "elb")["pid"] == cluster.process_record("server-206", "elb")["pid"]
+    assert again.returncode == 0 and "elb: already running" in again.stdout
+    assert cluster.process_record("server-206", "elb") == elb
+    assert psutil.Process(elb["pid"]).create_time() == pytest.approx(elb["create_time"], abs=1.0)
+
+    # The nodes the commands started do not hold the install dir's lock (they would, had they
+    # inherited its file): with them all running, the next command may take it.
+    with install_lock(cluster.seed.install_dir("server-206"), "test"):
+        pass
 
 
 def test_logs_command_marks_milestones(cluster):
@@ -206,12 +240,20 @@ def test_wrong_domain_never_joins_and_is_named(cluster):
     axis2 = home / "repository/conf/axis2/axis2.xml"
     axis2.write_text(axis2.read_text().replace(
         '<parameter name="domain">wso2.esb.domain</parameter>', '<parameter name="domain">wso2.esb.domainx</parameter>'))
-    started = time.monotonic()
     result = cluster.cli("start", "server-132", "--node", "worker1")
     assert result.returncode == 1
     assert "worker1 failed to start" in result.stderr and "No responses received from WKA members" in result.stderr
     assert "domain" in result.stderr  # the hint names the setting
-    assert time.monotonic() - started < 60
+    # Such a node would retry for ever: it is stopped, not left half-running...
+    failed = cluster.process_record("server-132", "worker1")
+    assert gone(failed["pid"])
+    assert "worker1: stopped, as it did not finish starting" in result.stdout
+    # ...so once the domain is mended, start starts it rather than finding it "already running".
+    axis2.write_text(axis2.read_text().replace("wso2.esb.domainx", "wso2.esb.domain"))
+    mended = cluster.cli("start", "server-132", "--node", "worker1")
+    assert mended.returncode == 0, mended.stdout + mended.stderr
+    assert "already running" not in mended.stdout and "worker1: started" in mended.stdout
+    assert cluster.process_record("server-132", "worker1")["pid"] != failed["pid"]
 
 
 def test_taken_member_port_gives_the_bind_exception_hint(cluster):
@@ -226,6 +268,7 @@ def test_taken_member_port_gives_the_bind_exception_hint(cluster):
     assert "BindException" in result.stderr or "Address already in use" in result.stderr
     assert "localMemberPort" in result.stderr
     assert home.exists()
+    assert gone(cluster.process_record("server-132", "worker1")["pid"])
 
 
 def test_wrong_database_password_gives_the_access_denied_hint(cluster):
