@@ -301,21 +301,25 @@ def _allocate(server: ServerSpec, plan: Plan) -> list[tuple[int, int]]:
             member_ports[index] = node.member_port
             taken_ports.add(node.member_port)
 
+    # What is taken only grows, so the smallest free value never goes down: each search starts
+    # where the last one (for the same role: the ELB binds fewer ports) stopped. Without this,
+    # a server with thousands of nodes took minutes to derive.
+    next_offset: dict[str, int] = {}
     for index in order:
         if index in offsets:
             continue
         role = server.nodes[index].role
-        offset = 0
+        offset = next_offset.get(role, 0)
         while offset in taken_offsets or taken_ports.intersection(_offset_ports(role, offset, plan)):
             offset += 1
-        offsets[index] = offset
+        offsets[index] = next_offset[role] = offset
         taken_offsets.add(offset)
         taken_ports.update(_offset_ports(role, offset, plan))
 
+    port = FIRST_MEMBER_PORT
     for index in order:
         if index in member_ports:
             continue
-        port = FIRST_MEMBER_PORT
         while port in taken_ports:
             port += 1
         member_ports[index] = port
