@@ -33,6 +33,9 @@ SERVLET_HTTPS = 9443
 PASSTHROUGH_HTTP = 8280
 PASSTHROUGH_HTTPS = 8243
 FIRST_MEMBER_PORT = 4000
+HIGHEST_PORT = 65535
+# Every port a node binds must stay a TCP port; the servlet HTTP port is the highest base.
+HIGHEST_OFFSET = HIGHEST_PORT - max(SERVLET_HTTP, SERVLET_HTTPS, PASSTHROUGH_HTTP, PASSTHROUGH_HTTPS)
 
 ROLE_ORDER = {"elb": 0, "manager": 1, "worker": 2}
 SUB_DOMAINS = {"manager": "mgt", "worker": "worker"}
@@ -54,6 +57,9 @@ class PortUse:
     port: int
     node: str
     purpose: str
+    # The plan setting that puts it there ("offset", "member_port", or the ELB's
+    # "elb_ports.http" / "elb_ports.https"): what to change when the port cannot be used.
+    set_by: str = "offset"
 
 
 @dataclass(frozen=True)
@@ -95,12 +101,13 @@ class NodeLayout:
         transport_http, transport_https = self.transport_ports(plan)
         transport = ("ELB HTTP", "ELB HTTPS") if self.role == "elb" else (
             "pass-through HTTP (8280 + offset)", "pass-through HTTPS (8243 + offset)")
+        transport_set_by = ("elb_ports.http", "elb_ports.https") if self.role == "elb" else ("offset", "offset")
         return (
             PortUse(servlet_http, self.name, "servlet HTTP (9763 + offset)"),
             PortUse(servlet_https, self.name, "servlet HTTPS (9443 + offset)"),
-            PortUse(self.member_port, self.name, "clustering (localMemberPort)"),
-            PortUse(transport_http, self.name, transport[0]),
-            PortUse(transport_https, self.name, transport[1]),
+            PortUse(self.member_port, self.name, "clustering (localMemberPort)", "member_port"),
+            PortUse(transport_http, self.name, transport[0], transport_set_by[0]),
+            PortUse(transport_https, self.name, transport[1], transport_set_by[1]),
         )
 
     def start_flags(self, *, first_start: bool) -> tuple[str, ...]:
@@ -280,12 +287,25 @@ def _fixed_ports(role: str, plan: Plan) -> list[int]:
     return [plan.cluster.elb_ports.http, plan.cluster.elb_ports.https] if role == "elb" else []
 
 
+def database_port_on(plan: Plan, server: ServerSpec) -> int | None:
+    """MySQL's port when the database runs on ``server`` (its address is the database's): a port
+    no node there can bind, whatever the address it binds on."""
+    database = plan.database
+    if database.address is None or database.port is None or database.address != server.address:
+        return None
+    return database.port
+
+
 def _allocate(server: ServerSpec, plan: Plan) -> list[tuple[int, int]]:
     """(offset, member port) per node of one server, by position: pinned values first, then the
     smallest free, in role order. Positions, not names: a plan with duplicate names still derives,
-    so validation can report everything at once."""
+    so validation can report everything at once. MySQL's port, when it runs here, is taken
+    before anything else: it was there first."""
     taken_offsets: set[int] = set()
     taken_ports: set[int] = set()
+    database_port = database_port_on(plan, server)
+    if database_port is not None:
+        taken_ports.add(database_port)
     order = sorted(range(len(server.nodes)), key=lambda index: ROLE_ORDER.get(server.nodes[index].role, 9))
     offsets: dict[int, int] = {}
     member_ports: dict[int, int] = {}

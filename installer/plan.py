@@ -550,7 +550,9 @@ def _read_server(read: _Reader, raw: Any, path: KeyPath) -> ServerSpec | None:
                 nodes.append(NodeSpec(
                     name=read.get(node_map, "name", node_path, name_check),
                     role=read.get(node_map, "role", node_path, read.choice(ROLES)),
-                    offset=read.get(node_map, "offset", node_path, read.integer(0, 1000, "port offset")),
+                    # Only a sanity bound: whether the ports an offset gives fit is validation's
+                    # (it depends on the node's role, and it is the same rule for derived offsets).
+                    offset=read.get(node_map, "offset", node_path, read.integer(0, 65535, "port offset")),
                     member_port=read.get(node_map, "member_port", node_path, read.integer(1, 65535, "TCP port")),
                 ))
     return ServerSpec(

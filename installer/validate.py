@@ -7,10 +7,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.derive import Layout, derive
+from installer.derive import (
+    HIGHEST_OFFSET,
+    HIGHEST_PORT,
+    Layout,
+    NodeLayout,
+    PortUse,
+    database_port_on,
+    derive,
+)
 from installer.distribution import check_archive, expect_product, inspect_distribution, inspect_jdbc_driver
 from installer.errors import DistributionError, PlanError
-from installer.plan import KeyPath, Plan, PlanProblem, load_plan_file
+from installer.plan import KeyPath, Plan, PlanProblem, format_path, load_plan_file
 
 EXPECTED_VERSIONS = {"esb": "4.7.0", "elb": "2.0.3"}
 PRODUCT_LABELS = {"esb": "WSO2 ESB", "elb": "WSO2 ELB"}
@@ -153,10 +161,38 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
                       "pick another member port, or remove it to let the installer choose")
             member_owner.setdefault(node.member_port, node.name)
 
+        # Ports past 65535: a pinned offset says so on its line; derived values only get there
+        # when the server runs out of ports, said once, on the first node that does not fit.
+        unfit: list[tuple[NodeLayout, PortUse]] = []
+        for node in server_layout.nodes:
+            too_high = [use for use in node.listening_ports(plan) if use.port > HIGHEST_PORT]
+            if not too_high:
+                continue
+            use = too_high[0]
+            if use.set_by == "offset" and node.offset_pinned:
+                error(_node_path(plan, node.name, "offset"),
+                      f"offset {node.offset} puts {use.purpose} of {node.name} on port {use.port}, above {HIGHEST_PORT}",
+                      f"the largest offset a node can have is {HIGHEST_OFFSET}")
+            else:
+                unfit.append((node, use))
+        if unfit:
+            node, use = unfit[0]
+            more = f" (and {len(unfit) - 1} more nodes)" if len(unfit) > 1 else ""
+            error(_node_path(plan, node.name),
+                  f"{node.name} does not fit on {server.name}: its {use.purpose} would be port {use.port}, "
+                  f"above {HIGHEST_PORT}{more}",
+                  f"the other nodes of {server.name} take every lower port: put some nodes on another server")
+
+        # MySQL was listening before any node: when it runs on this server, its port is taken.
         port_owner: dict[int, tuple[str, str]] = {}
+        database_port = database_port_on(plan, server)
+        if database_port is not None:
+            port_owner[database_port] = (_DATABASE, "MySQL's port")
         reported: set[tuple[int, str]] = set()
         for node in server_layout.nodes:
             for use in node.listening_ports(plan):
+                if use.port > HIGHEST_PORT:
+                    continue  # reported above
                 owner = port_owner.get(use.port)
                 if owner is None:
                     port_owner[use.port] = (use.node, use.purpose)
@@ -166,9 +202,15 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
                 if (use.port, use.node) in reported:
                     continue
                 reported.add((use.port, use.node))
-                key = "member_port" if "clustering" in use.purpose and node.member_port_pinned else (
-                    "offset" if node.offset_pinned else None)
-                error(_node_path(plan, use.node, key),
+                setting = _setting_of(plan, node, use)
+                if owner[0] == _DATABASE:
+                    error(setting,
+                          f"port {use.port} ({use.purpose} of {use.node}) is MySQL's port on {server.name} "
+                          f"({_where_database_port(plan)})",
+                          f"MySQL runs on {server.address}: change {format_path(setting)}, "
+                          "or database.port if MySQL listens on another port")
+                    continue
+                error(setting,
                       f"port {use.port} ({use.purpose} of {use.node}) is also {owner[1]} of {owner[0]} on {server.name}",
                       "change the pinned offset or member_port so that no two ports meet")
             if node.role == "elb" and node.offset > min(cluster.elb_ports.http, cluster.elb_ports.https) - 1:
@@ -190,6 +232,26 @@ def validate(plan: Plan, *, check_files: bool = True, is_root: bool | None = Non
         warning(("cluster", "elb_ports"), f"ports {', '.join(map(str, low))} are below 1024 and need root to bind",
                 "run the ELB's server as root, or use elb_ports {http: 8280, https: 8243}")
     return layout, problems
+
+
+# Owner of the database's port in the per-server port table: not a node name (names are checked
+# against a pattern that has no blanks).
+_DATABASE = "the database"
+
+
+def _setting_of(plan: Plan, node: NodeLayout, use: PortUse) -> KeyPath:
+    """The plan setting to change when ``use`` cannot have its port: the pinned value or ELB port
+    that put it there, else (a derived value) the node itself."""
+    if use.set_by.startswith("elb_ports."):
+        return ("cluster", "elb_ports", use.set_by.removeprefix("elb_ports."))
+    if (use.set_by == "member_port" and node.member_port_pinned) or (use.set_by == "offset" and node.offset_pinned):
+        return _node_path(plan, node.name, use.set_by)
+    return _node_path(plan, node.name)
+
+
+def _where_database_port(plan: Plan) -> str:
+    line = plan.source.lines.get(("database", "port"))
+    return f"database.port, line {line}" if line else f"database.port, {plan.database.port} when not given"
 
 
 def _check_files(plan: Plan) -> list[PlanProblem]:

@@ -257,3 +257,27 @@ def test_alias_bomb_is_refused_by_the_wizards_loader(tmp_path, bomb):
     result = run_limited("-c", script, path)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert result.stdout.startswith("refused:") and "alias" in result.stdout and "line" in result.stdout
+
+
+PORT_PROBLEMS = {
+    # name: (edit of the seed plan, the text on the line the error must name, the key path)
+    "offset above the port range": (lambda t: t.replace("offset: 3}", "offset: 60000}"),
+                                    "offset: 60000", "servers[1].nodes[1].offset"),
+    "member port on the database port": (
+        lambda t: t.replace("port: 3306", "port: 4005").replace(
+            "- {name: worker2, role: worker}", "- {name: worker2, role: worker, member_port: 4005}"),
+        "member_port: 4005", "servers[0].nodes[2].member_port"),
+    "ELB port on the database port": (lambda t: t.replace("port: 3306", "port: 443"), "elb_ports:",
+                                      "cluster.elb_ports.https"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PORT_PROBLEMS))
+def test_impossible_ports_are_plan_errors_on_their_line(tmp_path, capsys, case):
+    edit, needle, key = PORT_PROBLEMS[case]
+    text = edit(seed_text())
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    assert main(["plan", "check", str(path), "--no-files"]) == 2
+    err = capsys.readouterr().err
+    assert f"plan.yaml:{line_of(text, needle)}: {key}:" in err, err

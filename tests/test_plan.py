@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from installer.derive import derive
 from installer.errors import PlanError
 from installer.patchers.settings import WkaMember
 from installer.plan import load_plan, parse_plan
-from installer.validate import validate
+from installer.validate import check_plan, validate
 from tests.paths import REPO_DIR
 
 SEED_PLAN = REPO_DIR / "assets" / "examples" / "seed.yaml"
@@ -297,3 +298,91 @@ def test_load_plan_raises_with_every_error(tmp_path):
         load_plan(path)
     assert len(caught.value.problems) == 2
     assert "broken.yaml" in caught.value.message
+
+
+# --- ports that cannot be: above 65535, or already MySQL's -----------------------------------------------
+
+def check_plan_errors(text: str, tmp_path: Path):
+    """Every error ``check_plan`` raises for ``text`` (none: an empty list)."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    try:
+        check_plan(path, check_files=False)
+    except PlanError as error:
+        return error.problems
+    return []
+
+
+def with_extra_workers(count: int) -> str:
+    data = yaml.safe_load(seed_text())
+    data["servers"][1]["nodes"] += [{"name": f"extra{index}", "role": "worker"} for index in range(count)]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def test_pinned_offset_putting_a_port_above_65535_is_named_on_its_line(tmp_path):
+    text = seed_text().replace("offset: 3}", "offset: 60000}")
+    [problem] = check_plan_errors(text, tmp_path)
+    assert (problem.path, problem.line) == ("servers[1].nodes[1].offset", line_of(text, "offset: 60000"))
+    assert "69763" in problem.message and "above 65535" in problem.message
+    assert "55772" in problem.hint  # the largest offset that fits
+
+
+def test_any_offset_whose_ports_fit_can_be_pinned(tmp_path):
+    assert check_plan_errors(seed_text().replace("offset: 3}", "offset: 2000}"), tmp_path) == []
+    assert check_plan_errors(seed_text().replace("offset: 3}", "offset: 55772}"), tmp_path) == []
+
+
+def test_more_nodes_than_a_server_has_ports_for(tmp_path):
+    # 12150 extra workers still fit on server-132; one more and the last derived values leave
+    # the port range (its offset and member ports are all taken below 65536).
+    assert check_plan_errors(with_extra_workers(12150), tmp_path) == []
+    text = with_extra_workers(12151)
+    [problem] = check_plan_errors(text, tmp_path)
+    assert problem.path == "servers[1].nodes[12152]"
+    assert problem.line == line_of(text, "name: extra12150")
+    assert "above 65535" in problem.message and "server-132" in problem.message
+
+
+def on_database_server(text: str, port: int) -> str:
+    """The seed with MySQL (on server-206's address, as in the seed) listening on ``port``."""
+    assert "address: 192.0.2.206\n  port: 3306" in text
+    return text.replace("port: 3306", f"port: {port}")
+
+
+def test_pinned_member_port_on_the_database_port_of_the_same_server(tmp_path):
+    text = on_database_server(seed_text(), 4005).replace(
+        "- {name: worker2, role: worker}", "- {name: worker2, role: worker, member_port: 4005}")
+    [problem] = check_plan_errors(text, tmp_path)
+    assert (problem.path, problem.line) == ("servers[0].nodes[2].member_port", line_of(text, "member_port: 4005"))
+    assert "4005" in problem.message and "database" in problem.message
+    assert f"line {line_of(text, 'port: 4005')}" in problem.message  # where database.port is
+
+
+def test_pinned_offset_moving_a_servlet_port_onto_the_database_port(tmp_path):
+    text = on_database_server(seed_text(), 9765).replace(
+        "- {name: worker2, role: worker}", "- {name: worker2, role: worker, offset: 2}")
+    [problem] = check_plan_errors(text, tmp_path)
+    assert (problem.path, problem.line) == ("servers[0].nodes[2].offset", line_of(text, "offset: 2}"))
+    assert "9765" in problem.message and "servlet HTTP" in problem.message
+
+
+def test_elb_port_on_the_database_port_of_the_same_server(tmp_path):
+    text = on_database_server(seed_text(), 443)
+    [problem] = check_plan_errors(text, tmp_path)
+    assert (problem.path, problem.line) == ("cluster.elb_ports.https", line_of(text, "elb_ports:"))
+    assert "443" in problem.message and "database" in problem.message
+
+
+def test_derived_ports_step_around_the_database_port(tmp_path):
+    # The manager would take member port 4001 and offset 1 (ports 9764, 9444, 8281, 8244).
+    for port in (4001, 8281):
+        text = on_database_server(seed_text(), port)
+        assert check_plan_errors(text, tmp_path) == []
+        manager = derive(load_plan(tmp_path / "plan.yaml")).node("manager")
+        assert port not in {use.port for use in manager.listening_ports(load_plan(tmp_path / "plan.yaml"))}
+
+
+def test_the_database_port_only_matters_on_the_database_servers_address(tmp_path):
+    text = on_database_server(seed_text(), 4005).replace("address: 192.0.2.206\n  port", "address: 192.0.2.50\n  port")
+    text = text.replace("- {name: worker2, role: worker}", "- {name: worker2, role: worker, member_port: 4005}")
+    assert check_plan_errors(text, tmp_path) == []
