@@ -1,9 +1,10 @@
 """Builds the fixture distributions: ``wso2esb-4.7.0.zip``, ``wso2elb-2.0.3.zip`` and a JDBC driver.
 
 The zips have the layout of the real packs (one top folder, directory entries, unix modes in
-``external_attr``, deflate) and our own, much shorter configuration files
-(``tests.support.distribution_texts``). ``bin/wso2server.sh`` starts the Carbon stand-in
-(``tests.support.carbon_standin``) instead of a JVM.
+``external_attr``, deflate) and our own, much shorter configuration files: template files under
+``tests/support/templates``, rendered by ``tests.support.distribution_texts``.
+``bin/wso2server.sh`` starts the Carbon stand-in (``tests.support.carbon_standin``) instead of a
+JVM.
 
 Everything is deterministic: fixed timestamps, sorted entries, seeded randomness, so two builds
 give the same bytes. ``realistic=True`` adds padding jars (seeded random bytes, so they do not
@@ -158,8 +159,12 @@ def esb_files(version: str = ESB_VERSION) -> dict[str, FixtureFile]:
     """The files of a WSO2 ESB home (paths relative to ``wso2esb-<version>/``); a new dict each call."""
     files = {
         WSO2SERVER_SH: FixtureFile.text(texts.wso2server_sh(), mode=0o755),
-        VERSION_TXT: FixtureFile.text(f"WSO2 Enterprise Service Bus v{version}\n"),
-        "bin/wso2carbon-version.txt": FixtureFile.text(f"WSO2 Carbon Framework v{ESB_CARBON_VERSION}\n"),
+        VERSION_TXT: FixtureFile.text(
+            texts.version_txt(product_name="WSO2 Enterprise Service Bus", version=version)
+        ),
+        "bin/wso2carbon-version.txt": FixtureFile.text(
+            texts.wso2carbon_version_txt(carbon_version=ESB_CARBON_VERSION)
+        ),
         CARBON_XML: FixtureFile.text(
             texts.carbon_xml(
                 name="WSO2 Enterprise Service Bus",
@@ -217,8 +222,12 @@ def elb_files(version: str = ELB_VERSION) -> dict[str, FixtureFile]:
             ),
             mode=0o755,
         ),
-        VERSION_TXT: FixtureFile.text(f"WSO2 Elastic Load Balancer v{version}\n"),
-        "bin/wso2carbon-version.txt": FixtureFile.text(f"WSO2 Carbon Framework v{ELB_CARBON_VERSION}\n"),
+        VERSION_TXT: FixtureFile.text(
+            texts.version_txt(product_name="WSO2 Elastic Load Balancer", version=version)
+        ),
+        "bin/wso2carbon-version.txt": FixtureFile.text(
+            texts.wso2carbon_version_txt(carbon_version=ELB_CARBON_VERSION)
+        ),
         CARBON_XML: FixtureFile.text(
             texts.carbon_xml(
                 name="WSO2 Elastic Load Balancer",
