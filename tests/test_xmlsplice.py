@@ -346,6 +346,146 @@ def test_a_broken_result_is_never_returned():
         doc.to_bytes()
 
 
+# ---- set_child_text: set the value, else insert after the commented-out form, else after an anchor --
+
+CHILD_TEXT_SAMPLE = """<r>
+    <Version>1</Version>
+	<!--HostName>www.example.org</HostName-->
+    <parameter name="port">80</parameter>
+    <!--parameter name="prefix" locked="false">http://example</parameter-->
+</r>
+"""
+
+
+def test_set_child_text_sets_every_match_and_inserts_nothing():
+    doc = parse("<r>\n    <h>old</h>\n    <!--h>example</h-->\n    <h>stale</h>\n</r>\n")
+    first = doc.root.children_named("h")[0]
+    assert doc.set_child_text(doc.root, "h", "new", after_commented_out=True) is first
+    # Both get the value, so a stale duplicate cannot be the one the product reads.
+    assert edited(doc) == "<r>\n    <h>new</h>\n    <!--h>example</h-->\n    <h>new</h>\n</r>\n"
+
+
+def test_set_child_text_matches_on_attributes_only_among_children_with_them():
+    doc = parse(CHILD_TEXT_SAMPLE)
+    doc.set_child_text(doc.root, "parameter", "8080", attributes=[("name", "port")])
+    assert edited(doc) == CHILD_TEXT_SAMPLE.replace(">80<", ">8080<")
+
+
+def test_set_child_text_to_the_value_already_there_changes_nothing():
+    doc = parse(CHILD_TEXT_SAMPLE)
+    found = doc.set_child_text(
+        doc.root, "parameter", "80", attributes=[("name", "port")], after_commented_out=True
+    )
+    assert found is doc.root.child("parameter", name="port")
+    assert not doc.has_edits
+    assert doc.result() is doc.original
+
+
+def test_set_child_text_inserts_right_after_the_commented_out_form_indented_like_it():
+    doc = parse(CHILD_TEXT_SAMPLE)
+    # The comment wins over the anchor; the comment's tab, not its siblings' spaces, is copied.
+    doc.set_child_text(
+        doc.root, "HostName", "h.example", after_commented_out=True, after=[doc.root.child("parameter")]
+    )
+    assert edited(doc) == CHILD_TEXT_SAMPLE.replace(
+        "</HostName-->\n", "</HostName-->\n\t<HostName>h.example</HostName>\n"
+    )
+
+
+def test_set_child_text_finds_the_commented_out_form_by_its_attributes_and_writes_the_extra_ones():
+    doc = parse(CHILD_TEXT_SAMPLE)
+    doc.set_child_text(
+        doc.root,
+        "parameter",
+        "http://x",
+        attributes=[("name", "prefix")],
+        extra_attributes=[("locked", "false")],
+        after_commented_out=True,
+        after=[doc.root.child("Version")],
+    )
+    assert edited(doc) == CHILD_TEXT_SAMPLE.replace(
+        "</parameter-->\n",
+        '</parameter-->\n    <parameter name="prefix" locked="false">http://x</parameter>\n',
+    )
+
+
+def test_set_child_text_does_not_use_the_extra_attributes_to_find_one():
+    doc = parse('<r>\n    <parameter name="prefix">old</parameter>\n</r>\n')
+    doc.set_child_text(
+        doc.root, "parameter", "new", attributes=[("name", "prefix")], extra_attributes=[("locked", "false")]
+    )
+    assert edited(doc) == '<r>\n    <parameter name="prefix">new</parameter>\n</r>\n'
+
+
+def test_set_child_text_without_its_commented_out_form_goes_after_the_first_anchor_there():
+    doc = parse(CHILD_TEXT_SAMPLE)
+    new = doc.set_child_text(
+        doc.root, "MgtHostName", "m", after_commented_out=True, after=[None, doc.root.child("Version")]
+    )
+    doc.insert_after(new, "<next/>")  # the returned element anchors the next insertion
+    assert edited(doc) == CHILD_TEXT_SAMPLE.replace(
+        "<Version>1</Version>\n", "<Version>1</Version>\n    <MgtHostName>m</MgtHostName>\n    <next/>\n"
+    )
+
+
+def test_set_child_text_looks_for_the_commented_out_form_only_when_asked():
+    doc = parse(CHILD_TEXT_SAMPLE)
+    doc.set_child_text(doc.root, "HostName", "h", after=[doc.root.child("Version")])
+    assert edited(doc) == CHILD_TEXT_SAMPLE.replace(
+        "<Version>1</Version>\n", "<Version>1</Version>\n    <HostName>h</HostName>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("at_end", "after"),
+    [
+        (False, "<r>\n    <new>v</new>\n    <!-- c -->\n    <a/>\n</r>\n"),
+        (True, "<r>\n    <!-- c -->\n    <a/>\n    <new>v</new>\n</r>\n"),
+    ],
+    ids=["first", "at-end"],
+)
+def test_set_child_text_without_any_anchor_goes_first_or_last(at_end, after):
+    doc = parse("<r>\n    <!-- c -->\n    <a/>\n</r>\n")
+    doc.set_child_text(doc.root, "new", "v", after_commented_out=True, after=[None], at_end=at_end)
+    assert edited(doc) == after
+
+
+@pytest.mark.parametrize(
+    ("comment", "found"),
+    [
+        ("<!--HostName>h</HostName-->", True),
+        ("<!-- <HostName>h</HostName> -->", True),
+        ("<!--HostName >h</HostName-->", True),
+        ("<!--HostNames>h</HostNames-->", False),
+        ('<!--HostName a="1">h</HostName-->', False),
+        ("<!-- the HostName element -->", False),
+    ],
+)
+def test_commented_out_without_attributes_wants_the_tag_to_end_after_its_name(comment, found):
+    doc = parse(f"<r>\n    {comment}\n</r>\n")
+    assert (doc.root.commented_out("HostName") is not None) is found
+
+
+@pytest.mark.parametrize(
+    ("comment", "found"),
+    [
+        ('<!--parameter name="domain">d</parameter-->', True),
+        ("<!-- <parameter name = 'domain' locked=\"false\">d</parameter> -->", True),
+        ('<!--parameter name="domainName">d</parameter-->', False),
+        ('<!--parameter locked="false" name="domain">d</parameter-->', False),
+    ],
+)
+def test_commented_out_wants_the_given_attributes_first(comment, found):
+    doc = parse(f"<r>\n    {comment}\n</r>\n")
+    assert (doc.root.commented_out("parameter", name="domain") is not None) is found
+
+
+def test_commented_out_looks_only_directly_inside():
+    doc = parse("<r>\n    <a>\n        <!--HostName>h</HostName-->\n    </a>\n</r>\n")
+    assert doc.root.commented_out("HostName") is None
+    assert doc.root.child("a").commented_out("HostName") is doc.root.child("a").comments[0]
+
+
 # ---- namespaces, newlines, encodings ----------------------------------------------------------------
 
 

@@ -275,6 +275,23 @@ class Element(Node):
         found = self.child(local_name)
         return None if found is None else found.text
 
+    def commented_out(self, local_name: str, **attributes: str) -> Comment | None:
+        """The first comment directly inside that holds a commented-out child ``<local_name>``.
+
+        The distributions ship examples written with or without the tag's ``<``:
+        ``<!--HostName>www.wso2.org</HostName-->``, ``<!--parameter name="localMemberHost">``.
+        Given ``attributes`` must come first in the tag, in this order, with exactly these
+        values as written; given none, the tag must end right after its name, so that
+        ``<!--HostNames>`` is not taken for ``HostName``.
+        """
+        pattern = r"\s*<?\s*" + re.escape(local_name)
+        for name, value in attributes.items():
+            pattern += r"\s+" + re.escape(name) + r"\s*=\s*[\"']" + re.escape(value) + r"[\"']"
+        if not attributes:
+            pattern += r"\s*>"
+        tag = re.compile(pattern)
+        return next((comment for comment in self.comments if tag.match(comment.text)), None)
+
     def iter(self) -> Iterator[Element]:
         """This element and every element below it, in document order."""
         yield self
@@ -763,20 +780,53 @@ class XmlDocument:
         else:
             self._add_splice(node.start, node.end)
 
-    def set_child_texts(self, parent: Element, wanted: Sequence[tuple[str, str]],
-                        first_anchor: Element | None = None) -> None:
+    def set_child_text(
+        self,
+        parent: Element,
+        tag: str,
+        value: str,
+        *,
+        attributes: Sequence[tuple[str, str]] = (),
+        extra_attributes: Sequence[tuple[str, str]] = (),
+        after_commented_out: bool = False,
+        after: Sequence[Node | NewElement | None] = (),
+        at_end: bool = False,
+    ) -> Element | NewElement:
+        """Give the leaf children ``<tag>`` of ``parent`` that have ``attributes`` the text
+        ``value``; when there is none, insert one. Returns the first of them, or the new one, so
+        that it can anchor the next insertion.
+
+        Every match is set, not just the first: the product reads one of them, and a stale
+        duplicate must not be the one it picks.
+
+        A new element is written with ``attributes`` then ``extra_attributes`` (those are not
+        used to find one). It goes right after its commented-out form when
+        ``after_commented_out`` and ``parent`` has one (see :meth:`Element.commented_out`; the
+        comment stays, so the file keeps its example next to the value in use); else after the
+        first of ``after`` that is not None; else as the first child of ``parent``, or as the
+        last when ``at_end``.
+        """
+        wanted = dict(attributes)
+        existing = parent.children_named(tag, **wanted)
+        for element in existing:
+            self.set_text(element, value)
+        if existing:
+            return existing[0]
+        xml = build_element(tag, value, attributes=[*attributes, *extra_attributes])
+        commented = parent.commented_out(tag, **wanted) if after_commented_out else None
+        anchor = next((candidate for candidate in (commented, *after) if candidate is not None), None)
+        if anchor is not None:
+            return self.insert_after(anchor, xml)
+        return self.append_child(parent, xml) if at_end else self.prepend_child(parent, xml)
+
+    def set_child_texts(
+        self, parent: Element, wanted: Sequence[tuple[str, str]], first_anchor: Element | None = None
+    ) -> None:
         """Set each ``(tag, text)`` leaf child of ``parent``; a missing one is inserted after the
         previous one (the first after ``first_anchor``, else as the first child)."""
         anchor: Element | NewElement | None = first_anchor
         for tag, value in wanted:
-            existing = parent.children_named(tag)
-            for element in existing:
-                self.set_text(element, value)
-            if existing:
-                anchor = existing[0]
-                continue
-            xml = build_element(tag, value)
-            anchor = self.insert_after(anchor, xml) if anchor is not None else self.prepend_child(parent, xml)
+            anchor = self.set_child_text(parent, tag, value, after=[anchor])
 
     def replace(self, element: Node, xml: str) -> None:
         """Replace a node by ``xml``, re-indented to where the node stands."""
