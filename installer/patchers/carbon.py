@@ -10,12 +10,11 @@ the kernel's order) or, when neither exists, after ``<Version>`` too.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
 from installer.patchers.settings import CarbonSettings
-from installer.patchers.xmlsplice import Comment, Element, NewElement, XmlDocument, build_element
+from installer.patchers.xmlsplice import Element, NewElement, XmlDocument
 
 _RESTORE_HINT = "Restore repository/conf/carbon.xml from the distribution zip and run the installer again."
 
@@ -65,34 +64,6 @@ def read_carbon(data: bytes, *, path: str = "carbon.xml") -> CarbonValues:
     )
 
 
-def _commented_element(parent: Element, local_name: str) -> Comment | None:
-    """The comment holding a commented-out ``<local_name>`` (``<!--HostName>...</HostName-->``)."""
-    pattern = re.compile(r"\s*<?" + re.escape(local_name) + r"\s*>")
-    return next((comment for comment in parent.comments if pattern.match(comment.text)), None)
-
-
-def _set_host(
-    doc: XmlDocument,
-    server: Element,
-    local_name: str,
-    value: str,
-    fallback_anchors: list[Element | NewElement | None],
-) -> Element | NewElement:
-    existing = server.children_named(local_name)
-    for element in existing:
-        doc.set_text(element, value)
-    if existing:
-        return existing[0]
-    xml = build_element(local_name, value)
-    commented = _commented_element(server, local_name)
-    if commented is not None:
-        return doc.insert_after(commented, xml)
-    anchor = next((candidate for candidate in fallback_anchors if candidate is not None), None)
-    if anchor is not None:
-        return doc.insert_after(anchor, xml)
-    return doc.prepend_child(server, xml)
-
-
 def patch_carbon(original: bytes, settings: CarbonSettings, *, path: str = "carbon.xml") -> bytes:
     """``original`` with ``Ports/Offset`` and the host names set.
 
@@ -102,16 +73,21 @@ def patch_carbon(original: bytes, settings: CarbonSettings, *, path: str = "carb
     doc = XmlDocument.parse(original, path=path)
     server = _server(doc)
     ports = _ports(doc, server)
-    offsets = ports.children_named("Offset")
-    for offset in offsets:
-        doc.set_text(offset, str(settings.offset))
-    if not offsets:
-        # Carbon reads a missing Offset as 0; write it where the kernel's file has it.
-        doc.prepend_child(ports, build_element("Offset", str(settings.offset)))
+    # Carbon reads a missing Offset as 0; a new one goes first, where the kernel's file has it.
+    doc.set_child_text(ports, "Offset", str(settings.offset))
     version = server.child("Version")
     host_name: Element | NewElement | None = server.child("HostName")
     if settings.host_name is not None:
-        host_name = _set_host(doc, server, "HostName", settings.host_name, [version])
+        host_name = doc.set_child_text(
+            server, "HostName", settings.host_name, after_commented_out=True, after=[version]
+        )
     if settings.mgt_host_name is not None:
-        _set_host(doc, server, "MgtHostName", settings.mgt_host_name, [host_name, version])
+        # After HostName, so that the two stay together in the kernel's order.
+        doc.set_child_text(
+            server,
+            "MgtHostName",
+            settings.mgt_host_name,
+            after_commented_out=True,
+            after=[host_name, version],
+        )
     return doc.result()
