@@ -14,12 +14,11 @@ would give a file that neither product reads as the seed means; such a file is r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
 from installer.patchers.settings import Axis2Settings, WkaMember
-from installer.patchers.xmlsplice import Comment, Element, NewElement, XmlDocument, build_element
+from installer.patchers.xmlsplice import Element, NewElement, XmlDocument, build_element
 
 TRIBES_AGENT_CLASS = "org.apache.axis2.clustering.tribes.TribesClusteringAgent"
 PORT_MAPPING_PREFIX = "port.mapping."
@@ -149,17 +148,6 @@ def read_axis2(data: bytes, *, path: str = "axis2.xml") -> Axis2Values:
     )
 
 
-def _commented_parameter(parent: Element, name: str) -> Comment | None:
-    """The comment holding a commented-out ``<parameter name="name">`` (the file's example)."""
-    pattern = re.compile(r"\s*<?\s*parameter\s+name\s*=\s*[\"']" + re.escape(name) + r"[\"']")
-    return next((comment for comment in parent.comments if pattern.match(comment.text)), None)
-
-
-def _parameter_xml(name: str, value: str, *, locked: bool = False) -> str:
-    attributes = [("name", name)] + ([("locked", "false")] if locked else [])
-    return build_element("parameter", value, attributes=attributes)
-
-
 def _property_xml(name: str, value: str) -> str:
     return build_element("property", attributes=[("name", name), ("value", value)])
 
@@ -178,40 +166,29 @@ def _set_clustering_parameters(doc: XmlDocument, clustering: Element, settings: 
         ("localMemberHost", settings.local_member_host),
         ("localMemberPort", str(settings.local_member_port)),
     ]
-    # Where each parameter is (or will be): the anchor a missing one is written after.
+    # A missing parameter without a commented-out form goes after the first of these that is
+    # (or will be) there, so that related parameters stay together.
+    preceding = {
+        "domain": ["membershipScheme"],
+        "localMemberHost": ["localMemberPort", "domain"],
+        "localMemberPort": ["localMemberHost", "domain"],
+    }
+    # Where each parameter is (or will be); filled with the existing ones first, so that a
+    # missing one can also go after one that comes later in ``wanted``.
     placed: dict[str, Element | NewElement] = {}
     for name, _ in wanted:
-        existing = clustering.children_named("parameter", name=name)
-        if existing:
-            placed[name] = existing[0]
+        existing = clustering.child("parameter", name=name)
+        if existing is not None:
+            placed[name] = existing
     for name, value in wanted:
-        existing = clustering.children_named("parameter", name=name)
-        # Axis2 reads one of them; duplicates all get the value so no stale one can win.
-        for element in existing:
-            doc.set_text(element, value)
-        if existing:
-            continue
-        xml = _parameter_xml(name, value)
-        commented = _commented_parameter(clustering, name)
-        if commented is not None:
-            placed[name] = doc.insert_after(commented, xml)
-        elif name == "membershipScheme":
-            avoid_initiation = clustering.child("parameter", name="AvoidInitiation")
-            placed[name] = (
-                doc.insert_after(avoid_initiation, xml)
-                if avoid_initiation is not None
-                else doc.prepend_child(clustering, xml)
-            )
+        after: list[Element | NewElement | None]
+        if name == "membershipScheme":
+            after = [clustering.child("parameter", name="AvoidInitiation")]
         else:
-            preceding = {
-                "domain": ["membershipScheme"],
-                "localMemberHost": ["localMemberPort", "domain"],
-                "localMemberPort": ["localMemberHost", "domain"],
-            }[name]
-            anchor = next((placed[key] for key in preceding if key in placed), None)
-            placed[name] = (
-                doc.insert_after(anchor, xml) if anchor is not None else doc.prepend_child(clustering, xml)
-            )
+            after = [placed.get(key) for key in preceding[name]]
+        placed[name] = doc.set_child_text(
+            clustering, "parameter", value, attributes=[("name", name)], after_commented_out=True, after=after
+        )
 
 
 def _set_member_properties(doc: XmlDocument, clustering: Element, settings: Axis2Settings) -> None:
@@ -312,20 +289,15 @@ def _set_receiver_port(doc: XmlDocument, receiver: Element, port: int) -> None:
 
 
 def _set_wsdl_epr_prefix(doc: XmlDocument, receiver: Element, prefix: str) -> None:
-    found = receiver.children_named("parameter", name="WSDLEPRPrefix")
-    for element in found:
-        doc.set_text(element, prefix)
-    if found:
-        return
-    xml = _parameter_xml("WSDLEPRPrefix", prefix, locked=True)
-    commented = _commented_parameter(receiver, "WSDLEPRPrefix")
-    port = receiver.child("parameter", name="port")
-    if commented is not None:
-        doc.insert_after(commented, xml)
-    elif port is not None:
-        doc.insert_after(port, xml)
-    else:
-        doc.prepend_child(receiver, xml)
+    doc.set_child_text(
+        receiver,
+        "parameter",
+        prefix,
+        attributes=[("name", "WSDLEPRPrefix")],
+        extra_attributes=[("locked", "false")],
+        after_commented_out=True,
+        after=[receiver.child("parameter", name="port")],
+    )
 
 
 def patch_axis2(original: bytes, settings: Axis2Settings, *, path: str = "axis2.xml") -> bytes:
