@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
 from installer.patchers.settings import UserMgtSettings
-from installer.patchers.xmlsplice import Element, XmlDocument, build_element
+from installer.patchers.xmlsplice import Element, XmlDocument
 
 _RESTORE_HINT = "Restore repository/conf/user-mgt.xml from the distribution zip and run the installer again."
 
@@ -59,14 +59,12 @@ def patch_user_mgt(original: bytes, settings: UserMgtSettings, *, path: str = "u
     """
     doc = XmlDocument.parse(original, path=path)
     configuration = _configuration(doc)
-    existing = configuration.children_named("Property", name="dataSource")
-    for element in existing:
-        doc.set_text(element, settings.data_source)
-    if not existing:
-        xml = build_element("Property", settings.data_source, attributes=[("name", "dataSource")])
-        properties = configuration.children_named("Property")
-        if properties:
-            doc.insert_after(properties[-1], xml)
-        else:
-            doc.append_child(configuration, xml)
+    doc.set_child_text(
+        configuration,
+        "Property",
+        settings.data_source,
+        attributes=[("name", "dataSource")],
+        after=configuration.children_named("Property")[-1:],
+        at_end=True,
+    )
     return doc.result()
