@@ -16,14 +16,19 @@ import pytest
 from lxml import etree
 
 from tests.paths import REPO_DIR
+from tests.support import distribution_texts
 from tests.support.build_distributions import (
     AXIS2_XML,
     CARBON_XML,
+    CATALINA_SERVER_XML,
     COMPONENTS_LIB_DIR,
     JDBC_DRIVER_CLASS,
     LOADBALANCER_CONF,
+    MASTER_DATASOURCES_XML,
     MB,
     MYSQL_SQL,
+    REGISTRY_XML,
+    USER_MGT_XML,
     WSO2SERVER_SH,
     FixtureFile,
     Padding,
@@ -35,6 +40,7 @@ from tests.support.build_distributions import (
     esb_files,
     esb_realistic_padding,
 )
+from tests.support.distribution_texts import FixtureTemplate, render, template, template_names
 
 CARBON_NS = {"c": "http://wso2.org/projects/carbon/carbon.xml"}
 TOP_FOLDERS = {"esb": "wso2esb-4.7.0", "elb": "wso2elb-2.0.3"}
@@ -389,3 +395,137 @@ def test_fixture_texts_are_our_own_not_copies(carbon_configs_dir):
             mine = [line.strip() for line in entry.data.decode("ascii").splitlines()]
             longest = max(longest_shared_run(mine, theirs) for theirs in corpus)
             assert longest < 12, f"{product} {path}: {longest} lines identical to a real file"
+
+
+# --------------------------------------------------------------------------------------------
+# The template files the texts come from (tests/support/templates)
+# --------------------------------------------------------------------------------------------
+
+
+def text_members(zip_path: Path) -> dict[str, str]:
+    """Every file of a distribution zip but the jars, decoded (they are all ASCII)."""
+    with zipfile.ZipFile(zip_path) as archive:
+        return {
+            info.filename: archive.read(info).decode("ascii")
+            for info in archive.infolist()
+            if not info.is_dir() and not info.filename.endswith(".jar")
+        }
+
+
+@pytest.mark.parametrize("name", template_names())
+def test_every_template_renders_to_a_well_formed_file(name):
+    fixture_template = template(name)
+    assert fixture_template.is_valid(), name
+    values = {identifier: f"value-of-{identifier}" for identifier in fixture_template.get_identifiers()}
+    text = render(name, **values)
+    assert "@{" not in text
+    assert all(value in text for value in values.values())
+    if name.endswith(".xml"):
+        etree.fromstring(text.encode("ascii"))
+    if name.endswith(".sh"):
+        checked = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_every_template_goes_into_a_distribution(monkeypatch):
+    # A template no function renders is dead text that still looks like part of a fixture.
+    rendered = set()
+
+    def recording_render(template_name: str, /, **values: str) -> str:
+        rendered.add(template_name)
+        return render(template_name, **values)
+
+    monkeypatch.setattr(distribution_texts, "render", recording_render)
+    esb_files()
+    elb_files()
+    assert rendered == set(template_names())
+
+
+@pytest.mark.parametrize("product", ["esb", "elb"])
+def test_no_placeholder_is_left_in_a_distribution(built, product):
+    members = text_members(built[product])
+    assert len(members) >= 10
+    for name, text in members.items():
+        assert "@{" not in text, name
+
+
+@pytest.mark.parametrize("product", ["esb", "elb"])
+def test_wso2server_sh_is_an_executable_shell_script(built, product):
+    name = f"{TOP_FOLDERS[product]}/{WSO2SERVER_SH}"
+    with zipfile.ZipFile(built[product]) as archive:
+        mode = archive.getinfo(name).external_attr >> 16
+        script = archive.read(name).decode("ascii")
+    assert mode == stat.S_IFREG | 0o755
+    assert script.startswith("#!/bin/sh\n")
+    # The ELB's extra system properties go before the caller's arguments, one blank apart;
+    # the ESB has none, and a single blank.
+    extra = (
+        " -Dwso2.loadbalancer=true -Dloadbalancer.conf=file:repository/conf/loadbalancer.conf"
+        if product == "elb"
+        else ""
+    )
+    assert script.endswith(f'--carbon-home "$CARBON_HOME"{extra} "$@"\n')
+
+
+@pytest.mark.parametrize(
+    ("product", "path", "declaration"),
+    [
+        ("esb", AXIS2_XML, '<?xml version="1.0" encoding="ISO-8859-1"?>\n'),
+        ("elb", AXIS2_XML, '<?xml version="1.0" encoding="ISO-8859-1"?>\n'),
+        ("esb", CARBON_XML, '<?xml version="1.0" encoding="ISO-8859-1"?>\n'),
+        ("esb", REGISTRY_XML, '<?xml version="1.0" encoding="ISO-8859-1"?>\n'),
+        ("esb", CATALINA_SERVER_XML, "<?xml version='1.0' encoding='utf-8'?>\n"),
+        ("esb", MASTER_DATASOURCES_XML, None),
+        ("esb", USER_MGT_XML, None),
+        ("elb", USER_MGT_XML, None),
+    ],
+)
+def test_xml_declarations_are_those_of_the_real_files(built, product, path, declaration):
+    text = text_members(built[product])[f"{TOP_FOLDERS[product]}/{path}"]
+    if declaration is None:
+        assert not text.startswith("<?xml")
+    else:
+        assert text.startswith(declaration)
+
+
+@pytest.mark.parametrize(
+    ("product", "path", "fragment"),
+    [
+        # Trailing blanks and tabs the patchers must keep: what an editor "fixes" first.
+        ("esb", CATALINA_SERVER_XML, 'keystorePass="wso2carbon"\x20\n'),
+        ("esb", MASTER_DATASOURCES_XML, "\n\x20\x20\n"),
+        ("esb", USER_MGT_XML, "-->\t\n"),
+        ("esb", CARBON_XML, "\n\t\n\t<!--\n"),
+        ("esb", MYSQL_SQL, "ON UM_TENANT (UM_DOMAIN_NAME);\x20\n"),
+        ("esb", MYSQL_SQL, "CREATE TABLE UM_USER (\x20\n"),
+        ("elb", LOADBALANCER_CONF, "instances to keep\x20\n"),
+        ("elb", LOADBALANCER_CONF, "session_timeout 90000;\x20\n"),
+        ("elb", LOADBALANCER_CONF, "\n\x20\x20\x20\x20\n}\n"),
+        ("elb", LOADBALANCER_CONF, "#size_of_cache\t\t100;\n"),
+    ],
+)
+def test_the_whitespace_kept_on_purpose_is_still_there(built, product, path, fragment):
+    assert fragment in text_members(built[product])[f"{TOP_FOLDERS[product]}/{path}"]
+
+
+def test_the_elb_user_mgt_xml_ends_without_a_newline(built):
+    text = text_members(built["elb"])[f"wso2elb-2.0.3/{USER_MGT_XML}"]
+    assert text.endswith("</UserManager>")
+
+
+def test_template_placeholders_are_at_braces_and_nothing_else():
+    text = '@{name} ${carbon.home} "$@" %U%@%D user@host @@{name} @@ {name}'
+    rendered = FixtureTemplate(text).substitute(name="ESB")
+    assert rendered == 'ESB ${carbon.home} "$@" %U%@%D user@host @{name} @@ {name}'
+    for mistake in ("@{Name}", "@{ name}", "@{name", "@{}"):
+        with pytest.raises(ValueError):
+            FixtureTemplate(mistake).substitute(name="ESB")
+
+
+def test_render_wants_exactly_the_placeholders_and_takes_values_literally():
+    with pytest.raises(KeyError):
+        render("esb/README.txt")
+    with pytest.raises(ValueError, match="edition"):
+        render("esb/README.txt", version="4.7.0", edition="x")
+    odd = "@{version} ${carbon.home} $$ @@{x}"
+    assert render("esb/README.txt", version=odd).startswith(f"WSO2 Enterprise Service Bus {odd} (")
