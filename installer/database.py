@@ -14,16 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import hmac
+import re
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pymysql
+import pymysql.cursors
 import pymysql.err
 
 from installer.derive import Layout
-from installer.errors import InstallerError
+from installer.errors import (
+    GIVE_PASSWORD,
+    LOAD_SCHEMA_ANYWAY,
+    RUN_STEP,
+    SET_PASSWORD_ON_ACCOUNTS,
+    InstallerError,
+    Remedy,
+)
 from installer.sqlscript import Statement, script_objects, split_statements
 
 DATABASE_CHARSET = "latin1"  # what WSO2's MySQL instructions of the Carbon 4 era ask for (767-byte keys)
@@ -31,10 +42,64 @@ CONNECT_TIMEOUT = 10
 # Privileges "ALL" grants on a database; enough of them to tell the grant is there.
 ESSENTIAL_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "INDEX", "ALTER"})
 REDACTED = "'********'"
+# What a statement shown to the operator has where the password goes: they type the real one.
+PASSWORD_PLACEHOLDER = "'<password>'"
 
 
 class DatabaseError(InstallerError):
     title = "Database problem"
+
+
+def account_name(user: str, host: str) -> str:
+    """``'user'@'host'`` as MySQL writes an account (names the plan validated: no quotes in them)."""
+    return f"'{user}'@'{host}'"
+
+
+class HostNotAllowed(DatabaseError):
+    """MySQL 1130: no account on the database server admits the address this server connects
+    from. Carries what an administrator there runs to fix it (``statements``), so each front end
+    can show them; the password in them is a placeholder, never the real one."""
+
+    def __init__(self, message: str, *, role: str, user: str, address: str,
+                 databases: Sequence[str] = ()) -> None:
+        self.role = role
+        self.user = user
+        self.address = address
+        self.databases = tuple(databases)
+        super().__init__(message, f"on the database server, as an administrator, run: {' '.join(self.statements)} "
+                                  f"(with the {role} password in place of <password>)")
+
+    @property
+    def statements(self) -> list[str]:
+        account = account_name(self.user, self.address)
+        statements = [f"CREATE USER {account} IDENTIFIED BY {PASSWORD_PLACEHOLDER};"]
+        if self.role == "admin":
+            statements.append(f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION;")
+            return statements
+        # Exactly what the database step grants: the database names with their wildcards escaped.
+        for target in [f"`{grant_pattern(name)}`" for name in self.databases] or ["<database>"]:
+            statements.append(f"GRANT ALL PRIVILEGES ON {target}.* TO {account};")
+        return statements
+
+    def for_databases(self, databases: Sequence[str]) -> HostNotAllowed:
+        return HostNotAllowed(self.message, role=self.role, user=self.user, address=self.address,
+                              databases=databases)
+
+
+class PasswordRefused(DatabaseError):
+    """MySQL 1045: the server refused the password given for the account that admits this address
+    (or no account of that user admits it, which the server does not tell apart)."""
+
+    def __init__(self, message: str, hint: str, *, role: str, user: str, address: str) -> None:
+        self.role = role
+        self.user = user
+        self.address = address
+        secret = "db_admin_password" if role == "admin" else "db_password"
+        super().__init__(message, hint, remedy=Remedy(GIVE_PASSWORD, secret=secret))
+
+
+class DatabaseUnreachable(DatabaseError):
+    """No MySQL answers at the plan's address and port (or the connection broke)."""
 
 
 def quote_identifier(name: str) -> str:
@@ -90,28 +155,43 @@ def _is_local_address(address: str) -> bool:
     return True
 
 
+# 1130 "Host '10.0.0.5' is not allowed to connect to this MySQL server" and 1045 "Access denied for
+# user 'u'@'10.0.0.5'" both name the address the server saw, which is what its accounts must admit.
+_SEEN_ADDRESS = re.compile(r"(?:Host '|'@')([^']+)'")
+
+
 def _connect_error(error: pymysql.err.OperationalError, endpoint: Endpoint, user: str, database: str | None,
                    role: str, bind: str | None) -> DatabaseError:
     code = error.args[0] if error.args else None
     server_message = error.args[1] if len(error.args) > 1 else str(error)
     source = f" from {bind}" if bind else ""
+    seen = _SEEN_ADDRESS.search(str(server_message))
+    address = seen.group(1) if seen else (bind or "")
+    if code == 1130:
+        address = address or "<this server's address>"
+        return HostNotAllowed(
+            f"the database server at {endpoint} does not let '{user}' connect from {address}: no account "
+            f"admits that address ({server_message})",
+            role=role, user=user, address=address, databases=(database,) if database else ())
     if code == 1045:
+        # The server does not say whether the password or the account is wrong; the password is
+        # by far the likelier, and the hint covers both.
+        admits = f" that admits {address}" if address else ""
+        message = (f"the database server at {endpoint} refused the {role} user '{user}'{source}: {server_message}; "
+                   f"the password given is wrong for the {role} account '{user}'{admits}, or no such account exists")
         if role == "admin":
-            return DatabaseError(
-                f"the database server at {endpoint} refused the admin user '{user}'{source}: {server_message}",
-                "check database.admin_user and the admin password (WSO2_DB_ADMIN_PASSWORD or "
-                "--db-admin-password-file); the account must be allowed to connect from this server's address")
-        return DatabaseError(
-            f"the database server at {endpoint} refused the application user '{user}'{source}: {server_message}",
-            f"the grant does not cover this address ({bind or 'this server'}) or the password differs: run the "
-            "database step on the database server first (it grants every plan server's address), "
-            "and check WSO2_DB_PASSWORD")
+            hint = (f"give the password of that account, or name in database.admin_user an admin account that "
+                    f"admits {address or 'this server'} (with CREATE, CREATE USER and GRANT OPTION)")
+        else:
+            hint = ("give the password the database step on the database server set for it; if that step has not "
+                    "run yet, run it there first")
+        return PasswordRefused(message, hint, role=role, user=user, address=address)
     if code == 1044 or code == 1049:
         return DatabaseError(
             f"the {role} user '{user}' cannot use database {database} on {endpoint}{source}: {server_message}",
             "run the database step on the database server first; it creates the databases and the grants")
     if code in (2003, 2005, 2006, 2013):
-        return DatabaseError(
+        return DatabaseUnreachable(
             f"cannot reach the database server at {endpoint}{source}: {server_message}",
             "check that MySQL/MariaDB runs there, listens on that address and port (bind-address, port), "
             "and that no firewall blocks it; then run again")
@@ -145,12 +225,23 @@ class SchemaReport:
 
 
 @dataclass(frozen=True)
+class PasswordConflict:
+    """An existing account of the application user whose password is not the one given."""
+
+    host: str
+    plugin: str
+    checkable: bool  # False: it logs in another way (socket, ed25519, ...) we cannot compare with
+
+
+@dataclass(frozen=True)
 class DatabaseReport:
     schemas: tuple[SchemaReport, ...]
     user_hosts: frozenset[str]
     grants: frozenset[tuple[str, str]]  # (host, database) pairs that hold the essential privileges
     wanted_hosts: tuple[str, ...]
     user: str
+    # Only looked for when the application password is known (see ``inspect``).
+    password_conflicts: tuple[PasswordConflict, ...] = ()
 
     def schema(self, name: str) -> SchemaReport:
         return next(schema for schema in self.schemas if schema.database == name)
@@ -186,7 +277,43 @@ class DatabaseReport:
             missing = [db for h, db in self.missing_grants if h == host]
             grant_state = f"grants to add on {', '.join(missing)}" if missing else "grants in place"
             lines.append(f"user '{self.user}'@'{host}': {user_state}, {grant_state}")
+        for conflict in self.password_conflicts:
+            why = ("another password than the one given" if conflict.checkable
+                   else f"a login by {conflict.plugin}, not the password given")
+            lines.append(f"user {account_name(self.user, conflict.host)}: exists with {why}")
         return lines
+
+    def foreign_error(self) -> DatabaseError:
+        """The refusal when databases hold tables of something else: nothing is changed."""
+        listing = "; ".join(f"{schema.database}: {', '.join(sorted(schema.foreign_tables))}" for schema in self.foreign)
+        return DatabaseError(
+            f"databases hold tables that are not from Carbon's schema ({listing}); nothing was changed",
+            "use other database names in the plan (the installer never drops anything)",
+            remedy=Remedy(LOAD_SCHEMA_ANYWAY, choices=tuple(schema.database for schema in self.foreign)))
+
+    def conflict_error(self) -> DatabaseError:
+        """The refusal when accounts of the user exist with another password: nothing is changed,
+        since going on would either shadow them or leave the nodes refused half-way through."""
+        conflicts = self.password_conflicts
+        names = [account_name(self.user, conflict.host) for conflict in conflicts]
+        checked = [name for name, conflict in zip(names, conflicts, strict=True) if conflict.checkable]
+        other = [f"{name} ({conflict.plugin})" for name, conflict in zip(names, conflicts, strict=True)
+                 if not conflict.checkable]
+        parts = []
+        if checked:
+            several = "accounts" if len(checked) > 1 else "an account"
+            parts.append(f"already has {several} with another password than the one given: {', '.join(checked)}")
+        if other:
+            parts.append("has accounts that log in another way, so the given password cannot be checked "
+                         f"against them: {', '.join(other)}")
+        whose, them = ("that account's", "it") if len(names) == 1 else ("those accounts'", "them")
+        return DatabaseError(
+            f"the application user '{self.user}' {'; and '.join(parts)}; nothing was changed: MySQL picks the "
+            f"most specific account for each client address, so going on would leave '{self.user}' with two "
+            "passwords and refuse logins that work today",
+            f"give {whose} password, so the new accounts get it too; or drop {them} on the database server "
+            f"(DROP USER {', '.join(names)};) and run again",
+            remedy=Remedy(SET_PASSWORD_ON_ACCOUNTS, choices=tuple(names)))
 
 
 def client_hosts(layout: Layout) -> tuple[str, ...]:
@@ -233,10 +360,15 @@ def inspect_schema(connection: pymysql.connections.Connection, name: str,
     )
 
 
-def inspect(connection: pymysql.connections.Connection, layout: Layout, statements: Sequence[Statement]) -> DatabaseReport:
-    """Databases, schemas, users and grants as they are on the server."""
+def inspect(connection: pymysql.connections.Connection, layout: Layout, statements: Sequence[Statement],
+            *, password: str | None = None) -> DatabaseReport:
+    """Databases, schemas, users and grants as they are on the server; with the application
+    ``password``, also every account of the user (any host) whose password is another."""
     try:
-        return _inspect(connection, layout, statements)
+        report = _inspect(connection, layout, statements)
+        if password:
+            report = replace(report, password_conflicts=password_conflicts(connection, report.user, password))
+        return report
     except pymysql.err.MySQLError as error:
         server_message = error.args[1] if len(error.args) > 1 else str(error)
         raise DatabaseError(
@@ -262,6 +394,107 @@ def _inspect(connection: pymysql.connections.Connection, layout: Layout, stateme
     grants = frozenset(key for key, held in privileges.items() if ESSENTIAL_PRIVILEGES <= held)
     return DatabaseReport(schemas=schemas, user_hosts=user_hosts, grants=grants,
                           wanted_hosts=client_hosts(layout), user=user)
+
+
+def password_conflicts(connection: pymysql.connections.Connection, user: str,
+                       password: str) -> tuple[PasswordConflict, ...]:
+    """Every account of ``user``, on any host, whose password is not ``password``.
+
+    Any host, not only the plan's: a wildcard account ('%', '10.0.0.%') is shadowed from the plan's
+    addresses once the installer creates accounts for them, and a name the server resolves may
+    be one of them. The stored hash is compared here, on this side: the password is never sent
+    in a statement the server could log, nor tried in a login that could lock the account.
+    """
+    with connection.cursor(pymysql.cursors.DictCursor) as cursor:
+        # SELECT *: the columns differ between MySQL 5.7/8 and MariaDB before and after 10.4.
+        cursor.execute("SELECT * FROM mysql.user WHERE User = %s", (user,))
+        rows = [{key.lower(): value for key, value in row.items()} for row in cursor.fetchall()]
+    conflicts = []
+    for row in rows:
+        if _text(row.get("is_role")) == "Y":
+            continue
+        plugin = _text(row.get("plugin"))
+        stored = _bytes(row.get("authentication_string")) or _bytes(row.get("password"))
+        matches = password_matches(plugin, stored, password)
+        if matches is not True:
+            conflicts.append(PasswordConflict(_text(row.get("host")), plugin or "mysql_native_password",
+                                              checkable=matches is not None))
+    return tuple(sorted(conflicts, key=lambda conflict: conflict.host))
+
+
+def _text(value: object) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _bytes(value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return b"" if value is None else str(value).encode("utf-8", "surrogateescape")
+
+
+def password_matches(plugin: str, stored: bytes, password: str) -> bool | None:
+    """Whether ``password`` is the one ``stored`` (the account's authentication string) was made
+    from; None when the plugin does not store a hash we know how to compute."""
+    secret = password.encode("utf-8")
+    if plugin in ("", "mysql_native_password"):
+        # MySQL 4.1+ and MariaDB: '*' + upper hex of SHA1(SHA1(password)); empty for no password.
+        expected = b"*" + hashlib.sha1(hashlib.sha1(secret).digest()).hexdigest().upper().encode() if secret else b""
+        return hmac.compare_digest(expected, stored.upper())
+    if plugin == "caching_sha2_password" and stored.startswith(b"$A$"):
+        # MySQL 8: '$A$' + 3 hex digits (rounds / 1000) + '$' + 20-byte salt + 43-character SHA-256 crypt.
+        try:
+            rounds = int(stored[3:6], 16) * 1000
+        except ValueError:
+            return None
+        salt, digest = stored[7:27], stored[27:]
+        if stored[6:7] != b"$" or len(salt) != 20 or len(digest) != 43:
+            return None
+        return hmac.compare_digest(sha256_crypt(secret, salt, rounds), digest)
+    return None
+
+
+_CRYPT_ALPHABET = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def sha256_crypt(password: bytes, salt: bytes, rounds: int) -> bytes:
+    """The checksum part of SHA-256 crypt (Drepper, "Unix crypt using SHA-256 and SHA-512"), with
+    the salt used whole: MySQL's caching_sha2_password stores it with a 20-byte salt."""
+
+    def repeated(digest: bytes, length: int) -> bytes:
+        return (digest * (length // len(digest) + 1))[:length]
+
+    alternate = hashlib.sha256(password + salt + password).digest()
+    context = hashlib.sha256(password + salt + repeated(alternate, len(password)))
+    length = len(password)
+    while length:
+        context.update(alternate if length & 1 else password)
+        length >>= 1
+    intermediate = context.digest()
+    password_sequence = repeated(hashlib.sha256(password * len(password)).digest(), len(password))
+    salt_sequence = repeated(hashlib.sha256(salt * (16 + intermediate[0])).digest(), len(salt))
+    for round_number in range(rounds):
+        context = hashlib.sha256(password_sequence if round_number & 1 else intermediate)
+        if round_number % 3:
+            context.update(salt_sequence)
+        if round_number % 7:
+            context.update(password_sequence)
+        context.update(intermediate if round_number & 1 else password_sequence)
+        intermediate = context.digest()
+    encoded = bytearray()
+    index = 0
+    for _ in range(10):
+        value = (intermediate[index] << 16) | (intermediate[(index + 10) % 30] << 8) | intermediate[(index + 20) % 30]
+        for _ in range(4):
+            encoded.append(_CRYPT_ALPHABET[value & 0x3F])
+            value >>= 6
+        index = (index + 21) % 30
+    value = (intermediate[31] << 8) | intermediate[30]
+    for _ in range(3):
+        encoded.append(_CRYPT_ALPHABET[value & 0x3F])
+        value >>= 6
+    return bytes(encoded)
 
 
 def load_schema(connection: pymysql.connections.Connection, name: str, statements: Sequence[Statement],
@@ -421,6 +654,7 @@ class AccessProblem:
     database: str
     message: str
     denied: bool  # the server refused the user (password or grant), as opposed to unreachable / empty
+    error: DatabaseError | None = None  # the refusal, with what fixes it
 
     def __str__(self) -> str:
         return f"{self.database}: {self.message}"
@@ -433,8 +667,14 @@ def check_application_access(endpoint: Endpoint, user: str, password: str,
     for name in databases:
         try:
             connection = connect(endpoint, user, password, database=name, role="application")
+        except HostNotAllowed as error:
+            # The server turns the address away before it looks at a database: one problem,
+            # whose statements cover every database the nodes here use.
+            return [AccessProblem(", ".join(databases), error.message, denied=True,
+                                  error=error.for_databases(databases))]
         except DatabaseError as error:
-            problems.append(AccessProblem(name, error.message, denied="refused the application user" in error.message))
+            problems.append(AccessProblem(name, error.message, denied=isinstance(error, PasswordRefused),
+                                          error=error))
             continue
         try:
             with connection.cursor() as cursor:
@@ -446,6 +686,30 @@ def check_application_access(endpoint: Endpoint, user: str, password: str,
         finally:
             connection.close()
     return problems
+
+
+def access_error(problems: Sequence[AccessProblem], *, database_server: str, plan_address: str) -> DatabaseError:
+    """The error for the problems of ``check_application_access`` on a server that is not the
+    database server: the hint names what fixes the first refusal, there or here."""
+    message = "the nodes of this server could not reach their databases:\n  " + "\n  ".join(map(str, problems))
+    run_there = Remedy(RUN_STEP, step="database", server=database_server)
+    refusal = next((problem.error for problem in problems if problem.denied), None)
+    if isinstance(refusal, HostNotAllowed):
+        if refusal.address == plan_address:
+            return DatabaseError(message, f"{refusal.hint}; or run the database step on {database_server} again: it "
+                                 "creates the account for every plan server's address", remedy=run_there)
+        # Not the plan's address (NAT, another interface): the database step cannot know it.
+        return DatabaseError(message, f"{refusal.hint}; the database server sees this server as {refusal.address}, "
+                             f"not as its plan address {plan_address}")
+    if isinstance(refusal, PasswordRefused):
+        return DatabaseError(message, f"give the password the database step on {database_server} set; if it has not "
+                             f"run yet, run the database step on {database_server} first, then run again here",
+                             remedy=refusal.remedy)
+    unreachable = next((problem.error for problem in problems if isinstance(problem.error, DatabaseUnreachable)), None)
+    if unreachable is not None:
+        return DatabaseError(message, unreachable.hint)  # running the step elsewhere would not help
+    return DatabaseError(message, f"run the database step on {database_server} first, then run again here",
+                         remedy=run_there)
 
 
 def set_password_actions(user: str, hosts: Sequence[str]) -> list[SqlAction]:

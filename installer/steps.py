@@ -599,9 +599,6 @@ class DatabaseStep(Step):
         label = f"{MYSQL_SCRIPT} in {source_zip.name}"
         return label, split_statements(data.decode("utf-8", "surrogateescape"), source=label)
 
-    def _denied(self) -> bool:
-        return any(problem.denied for problem in self._access_problems())
-
     def _node_databases(self) -> list[str]:
         return self.context.layout.databases_used_on(self.context.server)
 
@@ -624,7 +621,8 @@ class DatabaseStep(Step):
         label, statements = self._script()
         db = self.context.plan.database
         with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
-            report = database.inspect(connection, self.context.layout, statements)
+            report = database.inspect(connection, self.context.layout, statements,
+                                      password=self.context.secrets.db_password)
         return report, statements, label
 
     def _access_problems(self) -> list[database.AccessProblem]:
@@ -652,7 +650,7 @@ class DatabaseStep(Step):
         except InstallerError as error:
             return StepCheck(Status.FAILED, error.message)
         summary = "; ".join(report.summary())
-        if report.foreign:
+        if report.foreign or report.password_conflicts:
             return StepCheck(Status.FAILED, summary)
         if not report.complete:
             return StepCheck(Status.PENDING, summary)
@@ -689,9 +687,8 @@ class DatabaseStep(Step):
         if not self.on_database_server:
             problems = self._access_problems()
             if problems:
-                raise database.DatabaseError(
-                    "the nodes of this server could not reach their databases:\n  " + "\n  ".join(map(str, problems)),
-                    f"run the database step on {self.context.plan.database.server} first, then run again here")
+                raise database.access_error(problems, database_server=self.context.plan.database.server,
+                                            plan_address=self.context.server.address)
             return StepResult(False, f"the application user reaches {', '.join(self._node_databases())}")
         db = self.context.plan.database
         label, statements = self._script()
@@ -702,17 +699,20 @@ class DatabaseStep(Step):
                     f"the admin user '{db.admin_user}' lacks {', '.join(missing)} on {self._endpoint()}; nothing was changed",
                     f"use an account with CREATE, CREATE USER and GRANT OPTION, e.g. "
                     f"GRANT ALL PRIVILEGES ON *.* TO '{db.admin_user}'@'{self.context.server.address}' WITH GRANT OPTION")
-            report = database.inspect(connection, self.context.layout, statements)
+            # Every account of the user, on any host, is looked at before anything changes: a
+            # refusal half-way would leave accounts with two passwords and a hint that dead-ends.
+            report = database.inspect(connection, self.context.layout, statements,
+                                      password=self.context.secrets.db_password)
             if report.foreign and not force:
-                listing = "; ".join(f"{schema.database}: {', '.join(sorted(schema.foreign_tables))}"
-                                    for schema in report.foreign)
-                raise database.DatabaseError(
-                    f"databases hold tables that are not from Carbon's schema ({listing}); nothing was changed",
-                    "use other database names in the plan, or run with --force to load Carbon's schema next to "
-                    "them (the installer never drops anything)")
-            actions = database.planned_actions(report, statements)
+                raise report.foreign_error()
+            if report.password_conflicts and not force:
+                raise report.conflict_error()
             if report.missing_users:
                 self._app_password()
+            # With --force the given password is set on the conflicting accounts first, so the new
+            # accounts never exist beside them with another password.
+            actions = [*database.set_password_actions(db.user, [conflict.host for conflict in report.password_conflicts]),
+                       *database.planned_actions(report, statements)]
             run = database.DatabaseRun(connection, label, self.context.secrets.db_password or "")
             loaded: dict[str, int] = {}
             for action in actions:
@@ -723,19 +723,6 @@ class DatabaseStep(Step):
                     loaded[action.database] = loaded.get(action.database, 0) + 1
             for name, count in loaded.items():
                 self.note(f"{name}: {count} statement(s) of {label} run")
-            existing = [host for host in report.wanted_hosts if host in report.user_hosts]
-            if self.context.secrets.db_password and existing and self._denied():
-                if not force:
-                    raise database.DatabaseError(
-                        f"'{db.user}' already exists on the database server ({', '.join(existing)}) with another "
-                        "password than the one given; the rest is in place",
-                        "give that password (WSO2_DB_PASSWORD), or run again with --force to set the given one "
-                        "(other programs using this account would then need it too)")
-                password_actions = database.set_password_actions(db.user, existing)
-                run.run(password_actions)
-                actions = [*actions, *password_actions]
-                for action in password_actions:
-                    self.note(action.shown)
         if self.context.secrets.db_password:
             problems = self._access_problems()
             if problems:
@@ -745,10 +732,13 @@ class DatabaseStep(Step):
         created_databases = sum(1 for action in actions if action.sql.startswith("CREATE DATABASE"))
         created_users = sum(1 for action in actions if action.sql.startswith("CREATE USER"))
         grants = sum(1 for action in actions if action.sql.startswith("GRANT"))
+        passwords_set = sum(1 for action in actions if action.sql.startswith("ALTER USER"))
         schema_statements = sum(1 for action in actions if action.statement is not None)
         if actions:
+            reset = f", set the given password on {passwords_set} existing account(s)" if passwords_set else ""
             return StepResult(True, f"created {created_databases} database(s), ran {schema_statements} schema "
-                              f"statement(s), created {created_users} user account(s), added {grants} grant(s)")
+                              f"statement(s), created {created_users} user account(s), added {grants} grant(s)"
+                              + reset)
         return StepResult(False, "databases, schemas, users and grants already in place")
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import pymysql
 import pytest
 
 from installer import database
+from installer.derive import derive
 from installer.patchers.datasources import read_datasources
+from installer.plan import load_plan
 from installer.sqlscript import script_objects, split_statements
 from tests.paths import CARBON_CONFIGS_DIR
 from tests.support.build_distributions import MYSQL_SQL, FixtureFile, build_all, build_esb
@@ -17,6 +20,7 @@ from tests.support.plans import write_seed_plan
 from tests.test_apply_e2e import run_cli, status_lines
 
 APP_PASSWORD = "app-Pa55-db"
+SPACED_PASSWORD = " pa ss "  # spaces at both ends are part of it
 ADDRESSES = {"server-206": "127.0.0.2", "server-132": "127.0.0.3"}
 DATABASES = ("WSO2_USER_DB", "REGISTRY_DB", "REGISTRY_LOCAL1", "REGISTRY_LOCAL2")
 
@@ -26,20 +30,55 @@ def distributions(tmp_path_factory):
     return build_all(tmp_path_factory.mktemp("dists"))
 
 
-def seed_cluster(root, distributions, server, edit=None):
+def seed_cluster(root, distributions, server, edit=None, addresses=ADDRESSES):
     def set_database(data):
-        data["database"]["address"] = ADDRESSES["server-206"]
+        data["database"]["address"] = addresses["server-206"]
         data["database"]["port"] = server.port
         data["database"]["admin_user"] = server.admin_user
         if edit:
             edit(data)
 
-    return write_seed_plan(root, distributions, addresses=ADDRESSES, edit=set_database)
+    return write_seed_plan(root, distributions, addresses=addresses, edit=set_database)
 
 
 def db_env(server, *, admin_password=None, app_password=APP_PASSWORD):
     return {"WSO2_DB_ADMIN_PASSWORD": server.admin_password if admin_password is None else admin_password,
             "WSO2_DB_PASSWORD": app_password}
+
+
+def assert_never_shown(text, *passwords):
+    """Fails without putting the password in the failure report (pytest would show both sides)."""
+    shown = [number for number, password in enumerate(passwords, 1) if password in text]
+    assert not shown, f"password number(s) {shown} of this check appear in the output"
+
+
+def app_hosts(server, user="regadmin"):
+    connection = server.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT Host FROM mysql.user WHERE User = %s", (user,))
+            return sorted(row[0] for row in cursor.fetchall())
+    finally:
+        connection.close()
+
+
+def create_account(server, host, password, user="regadmin"):
+    connection = server.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
+    finally:
+        connection.close()
+
+
+def reaches(server, password, address, database_name="REGISTRY_DB", user="regadmin"):
+    """True when ``user`` logs in with ``password`` from ``address`` and sees ``database_name``."""
+    try:
+        connection = server.connect(user=user, password=password, database=database_name, bind_address=address)
+    except pymysql.err.OperationalError:
+        return False
+    connection.close()
+    return True
 
 
 def apply_db(cluster, name, server, *extra, **env_options):
@@ -135,14 +174,14 @@ def test_seed_plan_databases_end_to_end(tmp_path, distributions, fresh_mariadb_s
     second = apply_db(cluster, "server-132", server)
     assert second.returncode == 0, second.stdout + second.stderr
     for result in (first, second):
-        assert server.admin_password not in result.stdout + result.stderr
-        assert APP_PASSWORD not in result.stdout + result.stderr
+        assert_never_shown(result.stdout + result.stderr, server.admin_password, APP_PASSWORD)
 
     schemas, users, _ = server_state(server)
     assert set(DATABASES) <= set(schemas)
-    app_hosts = sorted(host for user, host in users if user == "regadmin")
-    assert app_hosts == sorted(["127.0.0.2", "127.0.0.3", "localhost", "127.0.0.1"]) or \
-        app_hosts == sorted(["127.0.0.2", "127.0.0.3"])
+    # Both plan servers run ESB nodes; server-206 is also the database host, so its nodes may
+    # connect as localhost (socket) or 127.0.0.1 as well as from their plan address.
+    assert sorted(host for user, host in users if user == "regadmin") == \
+        ["127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost"]
 
     # The application user reaches every database from each plan server's address ...
     for address in ADDRESSES.values():
@@ -172,7 +211,7 @@ def test_seed_plan_databases_end_to_end(tmp_path, distributions, fresh_mariadb_s
     # Nothing secret in state or logs; a third run changes nothing.
     for path in (cluster.install_dir("server-206") / ".wso2-cluster").iterdir():
         text = path.read_text()
-        assert APP_PASSWORD not in text and server.admin_password not in text
+        assert_never_shown(text, APP_PASSWORD, server.admin_password)
     state = json.loads((cluster.install_dir("server-206") / ".wso2-cluster" / "state-server-206.json").read_text())
     assert state["steps"]["database"]["status"] == "done"
     before = server_state(server)
@@ -182,6 +221,16 @@ def test_seed_plan_databases_end_to_end(tmp_path, distributions, fresh_mariadb_s
 
     status = run_cli("status", "--plan", cluster.plan, "--server", "server-206", env_extra=db_env(server))
     assert "done" in status_lines(status.stdout)["database"]
+
+
+@pytest.mark.parametrize("database_address, hosts", [
+    ("127.0.0.3", ("127.0.0.2", "127.0.0.3", "localhost", "127.0.0.1")),  # server-132 runs workers
+    ("127.0.0.9", ("127.0.0.2", "127.0.0.3")),  # no plan server there
+])
+def test_localhost_is_granted_only_where_an_esb_node_runs_on_the_database_host(database_address, hosts, tmp_path,
+                                                                               distributions):
+    cluster = write_seed_plan(tmp_path, distributions, addresses=ADDRESSES, database_address=database_address)
+    assert database.client_hosts(derive(load_plan(cluster.plan))) == hosts
 
 
 def test_dry_run_lists_statements_with_passwords_masked(tmp_path, distributions, fresh_mariadb_state):
@@ -194,7 +243,7 @@ def test_dry_run_lists_statements_with_passwords_masked(tmp_path, distributions,
     assert "CREATE USER IF NOT EXISTS 'regadmin'@'127.0.0.3' IDENTIFIED BY '********'" in result.stdout
     assert "GRANT ALL PRIVILEGES ON `WSO2\\_USER\\_DB`.* TO 'regadmin'@'127.0.0.2'" in result.stdout
     assert "CREATE TABLE" in result.stdout
-    assert APP_PASSWORD not in result.stdout and server.admin_password not in result.stdout
+    assert_never_shown(result.stdout, APP_PASSWORD, server.admin_password)
     assert server_state(server)[0] == []
 
 
@@ -209,16 +258,20 @@ def test_other_server_says_plainly_when_the_grant_is_missing(tmp_path, distribut
 
 # --- errors leave nothing half-done -----------------------------------------------------------------------
 
-def test_unreachable_server_is_named(tmp_path, distributions, fresh_mariadb_state):
+@pytest.mark.parametrize("server_name", ["server-206", "server-132"])
+def test_unreachable_server_is_named(server_name, tmp_path, distributions, fresh_mariadb_state):
     server = fresh_mariadb_state
 
     def wrong_port(data):
         data["database"]["port"] = 1
 
     cluster = seed_cluster(tmp_path, distributions, server, edit=wrong_port)
-    result = apply_db(cluster, "server-206", server)
+    result = apply_db(cluster, server_name, server)
     assert result.returncode == 1
     assert "cannot reach the database server at 127.0.0.2:1" in result.stderr
+    # What to do is about reaching it, from either server: running a step elsewhere would not help.
+    assert "What to do: check that MySQL/MariaDB runs there" in result.stderr
+    assert "run the database step" not in result.stderr
 
 
 def test_admin_access_denied(tmp_path, distributions, fresh_mariadb_state):
@@ -228,7 +281,7 @@ def test_admin_access_denied(tmp_path, distributions, fresh_mariadb_state):
     result = apply_db(cluster, "server-206", server, admin_password="not-the-password")
     assert result.returncode == 1
     assert "refused the admin user 'root' from 127.0.0.2" in result.stderr and "WSO2_DB_ADMIN_PASSWORD" in result.stderr
-    assert "not-the-password" not in result.stdout + result.stderr
+    assert_never_shown(result.stdout + result.stderr, "not-the-password")
     assert server_state(server) == before
 
 
@@ -313,21 +366,208 @@ def _good_script(tmp_path):
         return archive.read(f"wso2esb-4.7.0/{MYSQL_SQL}")
 
 
-def test_existing_user_with_another_password_is_reported_and_forced(tmp_path, distributions, fresh_mariadb_state):
+# --- accounts that already exist with another password ------------------------------------------------------
+
+OLDER_PASSWORD = "an-older-password"
+
+
+@pytest.mark.parametrize("existing_host", ["%", "127.0.0.2"])
+def test_existing_account_with_another_password_is_refused_before_anything_changes(existing_host, tmp_path,
+                                                                                    distributions,
+                                                                                    fresh_mariadb_state):
+    # '%': creating 'regadmin'@'127.0.0.2' would shadow it (MySQL picks the most specific host), so
+    # whatever logs in as regadmin from the plan's servers with the older password would break.
+    # '127.0.0.2': the nodes there would be refused after everything else had been created.
     server = fresh_mariadb_state
-    admin = server.connect()
-    with admin.cursor() as cursor:
-        cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", ("regadmin", "127.0.0.2", "an-older-password"))
-    admin.close()
+    create_account(server, existing_host, OLDER_PASSWORD)
+    cluster = seed_cluster(tmp_path, distributions, server)
+    before = server_state(server)
+
+    refused = apply_db(cluster, "server-206", server)
+
+    assert refused.returncode == 1
+    output = refused.stdout + refused.stderr
+    assert_never_shown(output, OLDER_PASSWORD, APP_PASSWORD)
+    assert f"already has an account with another password than the one given: 'regadmin'@'{existing_host}'" \
+        in refused.stderr
+    # One message, every way on: that account's password, --force, or dropping the account.
+    assert "give that account's password, so the new accounts get it too" in refused.stderr
+    assert f"run again with --force to set the given password on 'regadmin'@'{existing_host}'" in refused.stderr
+    assert f"DROP USER 'regadmin'@'{existing_host}';" in refused.stderr
+    assert "nothing was changed" in refused.stderr
+    assert server_state(server) == before
+    assert reaches(server, OLDER_PASSWORD, "127.0.0.2", database_name=None)
+
+
+@pytest.mark.parametrize("existing_host", ["%", "127.0.0.2"])
+@pytest.mark.parametrize("way_on", ["its password", "force", "drop it"])
+def test_each_way_the_refusal_offers_works(way_on, existing_host, tmp_path, distributions, fresh_mariadb_state):
+    server = fresh_mariadb_state
+    create_account(server, existing_host, OLDER_PASSWORD)
     cluster = seed_cluster(tmp_path, distributions, server)
     refused = apply_db(cluster, "server-206", server)
     assert refused.returncode == 1
-    assert "already exists on the database server" in refused.stderr and "--force" in refused.stderr
-    assert "an-older-password" not in refused.stderr + refused.stdout
-    # Everything else is in place; the account still has its old password.
-    server.connect(user="regadmin", password="an-older-password", bind_address="127.0.0.2").close()
 
-    forced = apply_db(cluster, "server-206", server, "--force")
-    assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert "ALTER USER 'regadmin'@'127.0.0.2' IDENTIFIED BY '********'" in forced.stdout
-    server.connect(user="regadmin", password=APP_PASSWORD, database="REGISTRY_DB", bind_address="127.0.0.2").close()
+    if way_on == "its password":
+        result = apply_db(cluster, "server-206", server, app_password=OLDER_PASSWORD)
+        password = OLDER_PASSWORD
+    elif way_on == "force":
+        result = apply_db(cluster, "server-206", server, "--force")
+        password = APP_PASSWORD
+        assert f"ALTER USER 'regadmin'@'{existing_host}' IDENTIFIED BY '********'" in result.stdout
+    else:
+        drop = re.search(r"DROP USER '[^']*'@'[^']*';", refused.stderr)
+        admin = server.connect()
+        with admin.cursor() as cursor:
+            cursor.execute(drop.group(0))
+        admin.close()
+        result = apply_db(cluster, "server-206", server)
+        password = APP_PASSWORD
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_never_shown(result.stdout + result.stderr, OLDER_PASSWORD, password)
+    expected_hosts = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost"}
+    if existing_host == "%" and way_on != "drop it":
+        expected_hosts.add("%")
+    assert set(app_hosts(server)) == expected_hosts
+    # One password for the user, wherever it logs in from: both plan servers ...
+    for address in ADDRESSES.values():
+        assert reaches(server, password, address)
+    # ... and, for a '%' account kept, from elsewhere too (its own login, as other programs use it).
+    if "%" in expected_hosts:
+        assert reaches(server, password, "127.0.0.9", database_name=None)
+
+
+def test_an_account_that_logs_in_another_way_is_named_and_nothing_changes(tmp_path, distributions,
+                                                                          fresh_mariadb_state):
+    server = fresh_mariadb_state
+    admin = server.connect()
+    with admin.cursor() as cursor:
+        cursor.execute("CREATE USER 'regadmin'@'localhost' IDENTIFIED VIA unix_socket")
+    admin.close()
+    cluster = seed_cluster(tmp_path, distributions, server)
+    before = server_state(server)
+    refused = apply_db(cluster, "server-206", server)
+    assert refused.returncode == 1
+    assert "log in another way, so the given password cannot be checked against them: " \
+        "'regadmin'@'localhost' (unix_socket)" in refused.stderr
+    assert server_state(server) == before
+
+
+# The stored hash is compared on the installer's side, so the password is never sent in a statement.
+
+def test_native_password_hashes_are_compared_exactly(fresh_mariadb_state):
+    server = fresh_mariadb_state
+    create_account(server, "127.0.0.9", SPACED_PASSWORD, user="hashcheck")
+    admin = server.connect()
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT plugin, authentication_string FROM mysql.user WHERE User = 'hashcheck'")
+        plugin, stored = cursor.fetchone()
+    admin.close()
+    assert database.password_matches(plugin, stored.encode(), SPACED_PASSWORD) is True
+    assert database.password_matches(plugin, stored.encode(), SPACED_PASSWORD.strip()) is False
+    assert database.password_matches(plugin, b"", SPACED_PASSWORD) is False  # an account without password
+
+
+# hashcat's published example of a MySQL 8 caching_sha2_password hash (mode 7401, password "hashcat"):
+# '$A$005$' + 20-byte salt + 43-character SHA-256 crypt, as mysql.user stores it.
+MYSQL8_SALT = bytes.fromhex("F9CC98CE08892924F50A213B6BC571A2C11778C5")
+MYSQL8_DIGEST = bytes.fromhex("625479393559393965414D45316477456B484F41316E64484742577A2E3162785353526B7554584647562F")
+
+
+def test_mysql8_caching_sha2_hashes_are_compared_exactly():
+    stored = b"$A$005$" + MYSQL8_SALT + MYSQL8_DIGEST
+    assert database.password_matches("caching_sha2_password", stored, "hashcat") is True
+    assert database.password_matches("caching_sha2_password", stored, "hashcat ") is False
+    # Drepper's own example of SHA-256 crypt (5000 rounds, as MySQL uses).
+    assert database.sha256_crypt(b"Hello world!", b"saltstring", 5000) == b"5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"
+    # A login we cannot compare with: said as such, never taken for a match or a mismatch.
+    assert database.password_matches("ed25519", b"ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY", "hashcat") is None
+    assert database.password_matches("caching_sha2_password", b"$A$005$short", "hashcat") is None
+
+
+# --- hints that name the real fix ---------------------------------------------------------------------------
+
+def test_host_not_allowed_gives_the_exact_statements_and_running_them_works(tmp_path, distributions,
+                                                                             fresh_mariadb_state):
+    # 127.0.1.3 is loopback too, but outside the admin's 127.0.0.%: once the application account
+    # for that address is gone, no account admits it and the server answers 1130, as it does for
+    # a server added to the plan after the database step ran on the database server.
+    server = fresh_mariadb_state
+    addresses = {"server-206": "127.0.0.2", "server-132": "127.0.1.3"}
+    cluster = seed_cluster(tmp_path, distributions, server, addresses=addresses)
+    assert apply_db(cluster, "server-206", server).returncode == 0
+    admin = server.connect()
+    with admin.cursor() as cursor:
+        cursor.execute("DROP USER %s@%s", ("regadmin", "127.0.1.3"))
+        # MariaDB keeps admitting an address that a dropped wildcard account (an earlier test's
+        # 'regadmin'@'%') admitted, answering 1045 instead of 1130, until privileges are reloaded.
+        cursor.execute("FLUSH PRIVILEGES")
+    admin.close()
+
+    refused = apply_db(cluster, "server-132", server)
+
+    assert refused.returncode == 1
+    assert_never_shown(refused.stdout + refused.stderr, APP_PASSWORD)
+    assert "does not let 'regadmin' connect from 127.0.1.3" in refused.stderr
+    statements = re.findall(r"(?:CREATE USER|GRANT) [^;]*;", refused.stderr)
+    assert statements[0] == "CREATE USER 'regadmin'@'127.0.1.3' IDENTIFIED BY '<password>';"
+    assert sorted(statements[1:]) == [  # the databases server-132's nodes use, exactly
+        "GRANT ALL PRIVILEGES ON `REGISTRY\\_DB`.* TO 'regadmin'@'127.0.1.3';",
+        "GRANT ALL PRIVILEGES ON `REGISTRY\\_LOCAL2`.* TO 'regadmin'@'127.0.1.3';",
+        "GRANT ALL PRIVILEGES ON `WSO2\\_USER\\_DB`.* TO 'regadmin'@'127.0.1.3';",
+    ]
+    # The operator runs them on the database server, with the real password in place of the
+    # placeholder; then this server's run goes through.
+    admin = server.connect()
+    with admin.cursor() as cursor:
+        for statement in statements:
+            if "'<password>'" in statement:
+                cursor.execute(statement.replace("'<password>'", "%s"), (APP_PASSWORD,))
+            else:
+                cursor.execute(statement)
+    admin.close()
+    fixed = apply_db(cluster, "server-132", server)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_wrong_application_password_is_said_to_be_wrong_for_that_account(tmp_path, distributions,
+                                                                         fresh_mariadb_state):
+    server = fresh_mariadb_state
+    cluster = seed_cluster(tmp_path, distributions, server)
+    assert apply_db(cluster, "server-206", server).returncode == 0
+
+    refused = apply_db(cluster, "server-132", server, app_password="not-the-app-password")
+
+    assert refused.returncode == 1
+    assert_never_shown(refused.stdout + refused.stderr, "not-the-app-password")
+    assert "the password given is wrong for the application account 'regadmin' that admits 127.0.0.3" in refused.stderr
+    assert "give the password the database step on server-206 set" in refused.stderr
+    assert "WSO2_DB_PASSWORD" in refused.stderr  # the command line's way to give it
+
+
+def test_wrong_admin_password_is_said_to_be_wrong_for_the_admin_account(tmp_path, distributions,
+                                                                        fresh_mariadb_state):
+    server = fresh_mariadb_state
+    cluster = seed_cluster(tmp_path, distributions, server)
+    result = apply_db(cluster, "server-206", server, admin_password="not-the-password")
+    assert result.returncode == 1
+    assert "the password given is wrong for the admin account 'root' that admits 127.0.0.2" in result.stderr
+
+
+# --- passwords are kept exactly as given ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("given_by", ["environment", "file"])
+def test_password_with_leading_and_trailing_spaces_is_kept(given_by, tmp_path, distributions, fresh_mariadb_state):
+    server = fresh_mariadb_state
+    cluster = seed_cluster(tmp_path, distributions, server)
+    if given_by == "environment":
+        result = apply_db(cluster, "server-206", server, app_password=SPACED_PASSWORD)
+    else:
+        secret_file = tmp_path / "db-password"
+        secret_file.write_text(SPACED_PASSWORD + "\n")  # the newline an editor adds
+        result = apply_db(cluster, "server-206", server, "--db-password-file", secret_file, app_password="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for address in ADDRESSES.values():
+        assert reaches(server, SPACED_PASSWORD, address)
+    assert not reaches(server, SPACED_PASSWORD.strip(), "127.0.0.2")
