@@ -4,8 +4,10 @@ server's address, run in a thread worker with the result shown inline."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -18,6 +20,9 @@ from installer.plan import LOCAL_REGISTRY_MODES
 from screens.base import FormScreen
 from screens.widgets import FormField, ProblemList, problem_text
 from screens.wizard import DraftCheck
+
+if TYPE_CHECKING:
+    from installer.database import DatabaseError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ADMIN_PASSWORD_FIELD = "secret.db_admin_password"
@@ -33,9 +38,10 @@ class ConnectionResult:
 
 
 def try_connection(address: str, port: int, bind_address: str | None, user: str, password: str,
-                   role: str) -> ConnectionResult:
+                   role: str, *, databases: Sequence[str] = (), database_server: str = "") -> ConnectionResult:
     """Connect once as ``user`` (the client socket bound to this server's address, as the nodes
-    will connect) and say what happened."""
+    will connect) and say what happened. ``databases`` (the ones this server's nodes use) and
+    ``database_server`` (the plan server that creates them) make the advice exact."""
     from installer import database
 
     who = f"{role} user '{user}'"
@@ -43,7 +49,7 @@ def try_connection(address: str, port: int, bind_address: str | None, user: str,
         connection = database.connect(database.Endpoint(address, port, bind_address=bind_address), user, password,
                                       role=role)
     except database.DatabaseError as error:
-        return ConnectionResult(False, who, error.message, error.hint)
+        return ConnectionResult(False, who, error.message, wizard_hint(error, databases, database_server))
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT VERSION()")
@@ -52,6 +58,26 @@ def try_connection(address: str, port: int, bind_address: str | None, user: str,
         connection.close()
     source = f" from {bind_address}" if bind_address else ""
     return ConnectionResult(True, who, f"connected to {address}:{port}{source} (server {version})")
+
+
+def wizard_hint(error: DatabaseError, databases: Sequence[str] = (), database_server: str = "") -> str:
+    """What to do, in the wizard's words (its fields and buttons), never a command-line flag."""
+    from installer import database
+
+    on_server = f" on {database_server}" if database_server else " on the database server"
+    if isinstance(error, database.HostNotAllowed):
+        if error.role == "admin":
+            return error.hint
+        exact = error.for_databases(databases) if databases else error
+        return (f"{exact.hint}; or Apply{on_server}: its database step creates the account for every plan "
+                "server's address")
+    if isinstance(error, database.PasswordRefused):
+        if error.role == "admin":
+            return (f"check the Admin user and Admin password above (an admin account that admits "
+                    f"{error.address or 'this server'}), then Test connection again")
+        return (f"check the Application password above: it must be the one '{error.user}' was given when the "
+                f"database step ran{on_server}; if it has not run yet, Apply there first creates the account")
+    return error.hint
 
 
 class DatabaseScreen(FormScreen):
@@ -163,21 +189,31 @@ class DatabaseScreen(FormScreen):
         index = self.wizard.server_index(self.wizard.this_server)
         if index is not None:
             bind_address = self.wizard.draft.servers[index].address.strip() or None
+        databases: tuple[str, ...] = ()
+        if check.layout is not None and self.wizard.this_server:
+            try:
+                databases = tuple(check.layout.databases_used_on(check.layout.server(self.wizard.this_server)))
+            except KeyError:
+                databases = ()
         status.update(Text("connecting…", style="italic"))
         self.query_one("#test-connection", Button).disabled = True
         self.run_connection_test(database.address, database.port, bind_address, database.admin_user,
-                                 self.wizard.secrets.db_admin_password, database.user, self.wizard.secrets.db_password)
+                                 self.wizard.secrets.db_admin_password, database.user, self.wizard.secrets.db_password,
+                                 databases, database.server)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="test-connection")
     def run_connection_test(self, address: str, port: int, bind_address: str | None, admin_user: str,
-                            admin_password: str | None, user: str, password: str | None) -> None:
+                            admin_password: str | None, user: str, password: str | None,
+                            databases: tuple[str, ...] = (), database_server: str = "") -> None:
         results = []
         if admin_password:
-            results.append(try_connection(address, port, bind_address, admin_user, admin_password, "admin"))
+            results.append(try_connection(address, port, bind_address, admin_user, admin_password, "admin",
+                                          database_server=database_server))
         else:
             results.append(ConnectionResult(False, f"admin user '{admin_user}'", "not tried: no admin password given"))
         if password:
-            results.append(try_connection(address, port, bind_address, user, password, "application"))
+            results.append(try_connection(address, port, bind_address, user, password, "application",
+                                          databases=databases, database_server=database_server))
         else:
             results.append(ConnectionResult(False, f"application user '{user}'",
                                             "not tried: no application password given"))
