@@ -716,3 +716,31 @@ def set_password_actions(user: str, hosts: Sequence[str]) -> list[SqlAction]:
     """ALTER USER for accounts that exist with another password (only with --force)."""
     return [SqlAction("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, "<password>"),
                       shown=f"ALTER USER '{user}'@'{host}' IDENTIFIED BY {REDACTED}") for host in hosts]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One connection attempt, as the nodes of a server will make it: connected (with the
+    server's version), or the error an operator can act on."""
+
+    ok: bool
+    message: str
+    error: DatabaseError | None = None
+
+
+def probe_database(address: str, port: int, bind_address: str | None, user: str, password: str, *,
+                   role: str) -> Probe:
+    """Connect once as ``user`` with the client socket bound to ``bind_address`` (this server's
+    plan address), ask the server's version, and close."""
+    try:
+        connection = connect(Endpoint(address, port, bind_address=bind_address), user, password, role=role)
+    except DatabaseError as error:
+        return Probe(False, error.message, error)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT VERSION()")
+            (version,) = cursor.fetchone()
+    finally:
+        connection.close()
+    source = f" from {bind_address}" if bind_address else ""
+    return Probe(True, f"connected to {address}:{port}{source} (server {version})")

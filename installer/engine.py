@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.errors import InstallerError, UsageError
+from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
 from installer.events import EventSink, Note, StepFinished, StepStarted, ignore_events
 from installer.faults import crash_point
 from installer.lock import locked_state
@@ -61,8 +61,9 @@ class Installer:
             self.server = self.layout.server(server_name)
         except KeyError:
             known = ", ".join(server.name for server in self.layout.servers)
-            raise UsageError(f"there is no server named {server_name!r} in the plan",
-                             f"use --server with one of: {known}", title="Unknown server") from None
+            names = tuple(server.name for server in self.layout.servers)
+            raise UsageError(f"there is no server named {server_name!r} in the plan", f"servers: {known}",
+                             title="Unknown server", remedy=Remedy(CHOOSE_SERVER, choices=names)) from None
         self.state = State.load(state_path(self.server.install_dir, self.server.name), self.server.name)
         self.emit = emit
         self.context = RunContext(plan=self.plan, layout=self.layout, server=self.server, state=self.state,
@@ -133,8 +134,7 @@ class Installer:
                 state.mark(name, Status.FAILED.value, "unexpected error (see the log file)")
                 state.save()
                 raise
-            if outcome.status != Status.NOT_AVAILABLE:
-                state.mark(name, outcome.status.value, outcome.message)
+            state.mark(name, outcome.status.value, outcome.message)
             state.save()
             crash_point(f"after:{name}")
             log.info("step %s: %s (%s)", name, outcome.status, outcome.message)
@@ -148,8 +148,6 @@ class Installer:
             check = step.check()
             if check.status == Status.DONE:
                 return StepOutcome(name, Status.DONE, f"already done: {check.message}")
-            if check.status == Status.NOT_AVAILABLE:
-                return StepOutcome(name, Status.NOT_AVAILABLE, check.message)
         result = step.apply(force=force)
         return StepOutcome(name, result.status, result.message, result.diffs, result.changed)
 

@@ -16,7 +16,7 @@ from installer.derive import (
     Layout,
     NodeLayout,
 )
-from installer.errors import InstallerError
+from installer.errors import READ_NODE_LOG, START_NODE, InstallerError, Remedy
 from installer.expectations import (
     FailureSeen,
     MilestoneReached,
@@ -152,8 +152,8 @@ def startup_error(node: NodeLayout, record: NodeProcess, result: WatchResult, *,
     pending = [status.milestone.label for status in result.milestones
                if status.state in (MilestoneState.PENDING, MilestoneState.TIMED_OUT) and status.milestone.required]
     return StartupError(f"{node.name} did not reach: {'; '.join(pending)}; last lines of {log}:\n    {last}",
-                        "check the clustering domain, member ports and hosts entries of the plan; "
-                        "wso2-cluster logs shows the node's log with its milestones")
+                        "check the clustering domain, member ports and hosts entries of the plan",
+                        remedy=Remedy(READ_NODE_LOG, node=node.name, server=node.server))
 
 
 # --- membership as the logs show it -----------------------------------------------------------------
@@ -222,13 +222,15 @@ def membership_checks(layout: Layout, server_name: str, launch_offsets: dict[str
             continue
         detail = "seen, but it left the cluster since" if gone else "not seen"
         outcomes.append(CheckOutcome(label, False, f"{status.node}'s log: {status.milestone.label}: {detail}",
-                                     f"look at {name}'s log (wso2-cluster logs --node {name} on its "
-                                     "server) and run verify there"))
+                                     f"look at {name}'s log and run verify on its server",
+                                     remedy=Remedy(READ_NODE_LOG, node=name or "", server=subject.server if subject else "")))
     for (host, port), observer in left.items():
         name = members.get((host, port), f"{host}:{port}")
         if not any(f"{name} " in f"{outcome.detail} " or name in outcome.name for outcome in outcomes if not outcome.ok):
+            node = next((each for each in layout.nodes if each.name == name), None)
             outcomes.append(CheckOutcome(f"membership {name}", False, f"{observer}'s log: {name} left the cluster",
-                                         f"start it again: wso2-cluster start --node {name} on its server"))
+                                         "start it again",
+                                         remedy=Remedy(START_NODE, node=name, server=node.server if node else "")))
     return outcomes
 
 

@@ -515,3 +515,8 @@ def rebase_paths(draft: PlanDraft, old_folder: Path, new_folder: Path) -> PlanDr
         server.install_dir = moved_path(server.install_dir)
         server.hosts_file = moved_path(server.hosts_file)
     return moved
+
+
+# What reading a plan file for the wizard can raise besides a plan error: the file cannot be
+# read, is not text, or is not YAML a plan can be made of.
+PLAN_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, UnicodeDecodeError, yaml.YAMLError)

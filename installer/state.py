@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from installer.atomic import atomic_write_text
-from installer.errors import StateError
+from installer.errors import CHOOSE_SERVER, Remedy, StateError
 
 # Every step of the engine, in the order it runs them (the state file records each by name).
 STEP_NAMES = ("preflight", "extract", "configure", "database", "hosts", "start", "verify")
@@ -61,7 +61,7 @@ class State:
                              "move it away to start over (every step is re-checked against the files)")
         if raw.get("server") != server:
             raise StateError(f"the state file {path} belongs to server {raw.get('server')!r}, not {server!r}",
-                             "check --server")
+                             "check which server this machine is", remedy=Remedy(CHOOSE_SERVER))
         return cls(path=Path(path), server=server, plan_fingerprint=raw.get("plan_fingerprint"),
                    plan_path=raw.get("plan_path"), steps=dict(raw.get("steps", {})),
                    created=raw.get("created", _now()))

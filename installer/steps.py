@@ -2,8 +2,7 @@
 
 Order: preflight, extract, configure, database, hosts, start, verify. ``check`` never changes
 anything; ``preview`` says what ``apply`` would change; ``apply`` makes it so and a second
-``apply`` changes nothing. Steps whose implementation has not landed say so ("not available
-yet") and never pretend.
+``apply`` changes nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +17,20 @@ from pathlib import Path
 
 from installer import database, hostsfile, launch, processes, verify
 from installer.derive import Layout, NodeLayout, ServerLayout
-from installer.errors import ConfigFileError, DistributionError, InstallerError, SecretError
+from installer.errors import (
+    GIVE_PASSWORD,
+    RUN_STEP,
+    SHOW_DIFFS,
+    ConfigFileError,
+    DistributionError,
+    DriftError,
+    InstallerError,
+    Remedy,
+    SecretError,
+)
 from installer.events import EventSink, Note, Progress, human_size, ignore_events
 from installer.faults import crash_point
-from installer.lock import locked_state
+from installer.lock import LockedError, locked_state
 from installer.patchers.axis2 import patch_axis2
 from installer.patchers.base import FileCheck, FileDiff, FilePatch, Status
 from installer.patchers.carbon import patch_carbon
@@ -47,19 +56,7 @@ MYSQL_SCRIPT = "dbscripts/mysql.sql"
 # Placeholder used to render master-datasources.xml for a check when no password was given and
 # none of ours is on disk yet; such a file is always "pending", never written with it.
 PASSWORD_UNKNOWN = "(password not given to the installer)"
-
-
-class DriftError(InstallerError):
-    title = "Files changed by hand"
-
-    def __init__(self, drifted: list[FileCheck]) -> None:
-        self.drifted = drifted
-        names = "\n".join(f"  {check.path} ({check.label})" for check in drifted)
-        super().__init__(
-            f"{len(drifted)} file(s) were changed by hand after the installer wrote them:\n{names}",
-            "look at the diffs (wso2-cluster apply --dry-run), then keep your edits by updating the plan, "
-            "or run again with --force to let the installer rewrite its values (your other edits are kept)",
-        )
+APP_PASSWORD_NEEDED = "the application database password is needed to write master-datasources.xml"
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,7 @@ class PreflightStep(Step):
             target = hosts_file if hosts_file.exists() else hosts_file.parent
             if not os.access(target, os.W_OK):
                 found.append(f"{hosts_file} is not writable: run the installer as root (or with sudo -E), "
-                             "or skip the hosts step and add the lines shown by --dry-run by hand")
+                             "or skip the hosts step and add its lines by hand (the preview shows them)")
         if "start" in context.selected:
             found.extend(self._java_problems())
         if "configure" in context.selected:
@@ -165,8 +162,7 @@ class PreflightStep(Step):
             else:
                 if (configure_status != Status.DONE and not context.secrets.db_password
                         and any(node.is_esb for node in context.server.nodes)):
-                    found.append("the application database password is needed to write master-datasources.xml: "
-                                 "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
+                    found.append(APP_PASSWORD_NEEDED)
         return list(dict.fromkeys(found))
 
     def _java_problems(self) -> list[str]:
@@ -204,7 +200,9 @@ class PreflightStep(Step):
     def apply(self, *, force: bool = False) -> StepResult:
         found = self.problems()
         if found:
-            raise InstallerError("\n".join(found), "fix these and run the command again", title="Preflight failed")
+            needs_password = APP_PASSWORD_NEEDED in found
+            raise InstallerError("\n".join(found), "fix these, then run again", title="Preflight failed",
+                                 remedy=Remedy(GIVE_PASSWORD, secret="db_password") if needs_password else None)
         return StepResult(False, "this server is ready")
 
 
@@ -448,8 +446,8 @@ class ConfigureStep(Step):
         missing_homes = [node.name for node in context.server.nodes if not node.home.exists()]
         if missing_homes:
             raise InstallerError(f"node homes not extracted yet: {', '.join(missing_homes)}",
-                                 "run the extract step first (apply without --only, or --only extract)",
-                                 title="Nothing to configure yet")
+                                 "run the extract step first", title="Nothing to configure yet",
+                                 remedy=Remedy(RUN_STEP, step="extract"))
         patches = self.patches()
         state = context.state
         # Render everything before writing anything: a malformed file in one node leaves every
@@ -462,10 +460,9 @@ class ConfigureStep(Step):
         needs_password = [patch for patch, check in zip(patches, checks, strict=True)
                           if PASSWORD_UNKNOWN in patch.secrets and check.status != Status.DONE]
         if needs_password:
-            raise InstallerError("the application database password is needed to write "
-                                 + ", ".join(str(patch.path) for patch in needs_password),
-                                 "set WSO2_DB_PASSWORD, or give --db-password-file FILE",
-                                 title="Password needed")
+            raise SecretError("the application database password is needed to write "
+                              + ", ".join(str(patch.path) for patch in needs_password),
+                              remedy=Remedy(GIVE_PASSWORD, secret="db_password"))
         changed_diffs: list[FileDiff] = []
         for patch, check in zip(patches, checks, strict=True):
             if check.status == Status.DONE:
@@ -606,15 +603,14 @@ class DatabaseStep(Step):
         password = self.context.secrets.db_admin_password
         if not password:
             raise SecretError("the database admin password is needed on the database server",
-                              "set WSO2_DB_ADMIN_PASSWORD, or give --db-admin-password-file FILE, "
-                              "or run on a terminal to be asked")
+                              remedy=Remedy(GIVE_PASSWORD, secret="db_admin_password"))
         return password
 
     def _app_password(self) -> str:
         password = self.context.secrets.db_password
         if not password:
             raise SecretError("the application database password is needed",
-                              "set WSO2_DB_PASSWORD, or give --db-password-file FILE, or run on a terminal to be asked")
+                              remedy=Remedy(GIVE_PASSWORD, secret="db_password"))
         return password
 
     def _inspect(self) -> tuple[database.DatabaseReport, list, str]:
@@ -876,7 +872,7 @@ class VerifyStep(Step):
                 outcomes.append(verify.CheckOutcome(
                     f"no drift ({step.name})", not drifted,
                     "files as the installer wrote them" if not drifted else "changed by hand: " + ", ".join(map(str, drifted)),
-                    "" if not drifted else "wso2-cluster status --diff shows the changes"))
+                    remedy=Remedy(SHOW_DIFFS) if drifted else None))
             return outcomes
 
         checks = [
@@ -900,13 +896,17 @@ class VerifyStep(Step):
             return StepCheck(Status.PENDING, report.summary + ": " + "; ".join(c.detail for c in report.pending))
         return StepCheck(Status.FAILED, "; ".join(check.detail for check in report.failures))
 
-    def record(self, report: verify.VerifyReport) -> None:
+    def record(self, report: verify.VerifyReport) -> bool:
         """Keep the verdict in this server's state (Welcome offers Resume until it is green).
-        The state is read again first: another run may have saved it since this one loaded it."""
-        state = State.load(self.context.state.path, self.context.server.name)
-        state.mark(self.name, Status.DONE.value if report.ok else report.status, report.summary)
-        state.save()
-        self.context.state.steps[self.name] = state.steps[self.name]
+        Under the install dir's lock, which reads the state again first; while another run
+        holds it, the verdict is not kept (that run records its own) and False is returned."""
+        try:
+            with locked_state(self.context.state, "verify"):
+                self.context.state.mark(self.name, Status.DONE.value if report.ok else report.status, report.summary)
+                self.context.state.save()
+        except LockedError:
+            return False
+        return True
 
     def preview(self) -> StepPreview:
         return StepPreview(("check processes, ports, membership in the ELB's and manager's logs, routing through "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from installer import database, hostsfile
 from installer.derive import Layout, NodeLayout, ServerLayout
-from installer.errors import InstallerError
+from installer.errors import GIVE_PASSWORD, RUN_STEP, START_NODE, InstallerError, Remedy
 from installer.processes import CARBON_LOG, CONSOLE_LOG, NodeProcess, is_running
 
 NODE_HEADER = "X-Carbon-Node"
@@ -34,10 +34,11 @@ class CheckOutcome:
     detail: str
     hint: str = ""
     pending: bool = False  # not decided yet: neither passed nor failed
+    remedy: Remedy | None = None  # what would fix it, for each front end to word
 
     @classmethod
-    def waiting(cls, name: str, detail: str, hint: str = "") -> CheckOutcome:
-        return cls(name, False, detail, hint, pending=True)
+    def waiting(cls, name: str, detail: str, hint: str = "", remedy: Remedy | None = None) -> CheckOutcome:
+        return cls(name, False, detail, hint, pending=True, remedy=remedy)
 
     @property
     def status(self) -> str:
@@ -90,8 +91,12 @@ class VerifyReport:
             text += f", {len(self.pending)} pending"
         return text
 
-    def to_json(self) -> str:
-        checks = [{**asdict(check), "status": check.status} for check in self.checks]
+    def to_json(self, advice: Callable[[CheckOutcome], str] | None = None) -> str:
+        """``advice`` words each check's hint and remedy for the reader (the CLI's wording)."""
+        checks = []
+        for check in self.checks:
+            fields = {key: value for key, value in asdict(check).items() if key != "remedy"}
+            checks.append({**fields, "status": check.status, "hint": advice(check) if advice else check.hint})
         return json.dumps({"server": self.server, "ok": self.ok, "status": self.status, "checks": checks}, indent=2)
 
 
@@ -127,8 +132,8 @@ def check_processes(server: ServerLayout, records: dict[str, NodeProcess | None]
         detail = f"pid {record.pid}" if record else "never started by the installer"
         outcomes.append(CheckOutcome(
             f"process {node.name}", alive, f"{node.name}: {'running' if alive else 'not running'} ({detail})",
-            "" if alive else f"look at {node.home / CARBON_LOG} and {node.home / CONSOLE_LOG}; "
-            f"start it with wso2-cluster start --node {node.name}"))
+            "" if alive else f"look at {node.home / CARBON_LOG} and {node.home / CONSOLE_LOG}",
+            remedy=None if alive else Remedy(START_NODE, node=node.name, server=server.name)))
     return outcomes
 
 
@@ -193,7 +198,8 @@ def check_hosts(server: ServerLayout) -> list[CheckOutcome]:
             wrong.append(f"{entry.hostname} -> {resolved or 'nothing'} (want {entry.address})")
     return [CheckOutcome("host names", not wrong,
                          "every cluster host name resolves to the plan's address" if not wrong else "; ".join(wrong),
-                         "" if not wrong else "run the hosts step (wso2-cluster apply --only hosts)")]
+                         "" if not wrong else "run the hosts step",
+                         remedy=Remedy(RUN_STEP, step="hosts") if wrong else None)]
 
 
 def check_datasources(layout: Layout, server: ServerLayout, password: str | None) -> list[CheckOutcome]:
@@ -203,7 +209,7 @@ def check_datasources(layout: Layout, server: ServerLayout, password: str | None
         return []
     if not password:
         return [CheckOutcome("datasources", False, "not checked: the application database password was not given",
-                             "set WSO2_DB_PASSWORD or give --db-password-file")]
+                             remedy=Remedy(GIVE_PASSWORD, secret="db_password"))]
     endpoint = database.Endpoint(db.address, db.port, bind_address=server.address)
     problems = database.check_application_access(endpoint, db.user, password, names)
     return [CheckOutcome("datasources", not problems,
@@ -217,7 +223,8 @@ def run_checks(checks: Sequence[Callable[[], list[CheckOutcome]]]) -> list[Check
         try:
             outcomes.extend(check())
         except InstallerError as error:
-            outcomes.append(CheckOutcome(getattr(check, "__name__", "check"), False, error.message, error.hint))
+            outcomes.append(CheckOutcome(getattr(check, "__name__", "check"), False, error.message, error.hint,
+                                         remedy=error.remedy))
     return outcomes
 
 

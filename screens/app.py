@@ -15,13 +15,12 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from installer.plan_io import PlanDraft
+from installer import PLAN_READ_ERRORS, PlanDraft
 from screens.base import Navigate, WizardScreen
 from screens.widgets import STEP_ORDER
 from screens.wizard import RecentPlan, WizardState, secrets_from_environment
@@ -141,7 +140,7 @@ def create_app(plan_path: Path | None = None, server_name: str | None = None, *,
         except FileNotFoundError:
             if plan_path is not None:
                 opening_problem = f"{chosen} does not exist"
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        except PLAN_READ_ERRORS as error:
             opening_problem = f"{chosen} cannot be read as a plan: {error}"
     if server_name:
         wizard.this_server = server_name

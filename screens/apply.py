@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -23,12 +23,24 @@ from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 from textual.worker import Worker
 
-from installer.errors import InstallerError
-from installer.events import Event, Note, Progress, StepFinished, StepStarted, human_size
-from installer.state import STEP_NAMES
+from installer import (
+    STEP_NAMES,
+    Event,
+    InstallerError,
+    Note,
+    Progress,
+    Remedy,
+    StepFinished,
+    StepStarted,
+    human_size,
+)
 from screens.base import WizardScreen
+from screens.remedies import FORCE_ACTIONS, what_to_do
 from screens.widgets import ErrorPanel
 from screens.wizard import WizardState
+
+if TYPE_CHECKING:
+    from installer import SecretNeed, Session
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 log = logging.getLogger("wso2_cluster.tui")
@@ -48,7 +60,6 @@ STATUS_LOOK = {
     "running": ("▶", "bold cyan"),
     "failed": ("✗", "bold red"),
     "drifted": ("!", "bold red"),
-    "not available yet": ("–", "yellow"),
     "skipped": ("⤼", "dim"),
     "checking": ("…", "dim"),
     "later": ("›", "dim"),
@@ -78,6 +89,7 @@ class StatusLoaded(Message):
     statuses: list[tuple[str, str, str]]  # step, status, message
     state_file: Path
     log_file: Path
+    needs: tuple[SecretNeed, ...] = ()  # passwords not given that the steps still to run need
 
 
 @dataclass
@@ -94,6 +106,7 @@ class RunFailed(Message):
     drifted: bool = False
     stopped: bool = False
     needs_password: bool = False
+    remedy: Remedy | None = None
 
 
 class StepRow(Horizontal):
@@ -137,6 +150,7 @@ class ApplyScreen(WizardScreen):
         self.stop_event = threading.Event()
         self.failed_step: str | None = None
         self.current_step: str | None = None
+        self.secret_needs: tuple[SecretNeed, ...] = ()
 
     def compose_body(self) -> ComposeResult:
         wizard = self.wizard
@@ -201,23 +215,25 @@ class ApplyScreen(WizardScreen):
     def selected_steps(self) -> tuple[str, ...]:
         return tuple(step for step in APPLY_STEPS if step not in self.wizard.skipped_steps)
 
-    def make_installer(self) -> Any:
+    def make_session(self) -> Session:
         """The engine for status checks here (runs go to a child process: see run_steps)."""
-        from installer.engine import Installer
-        from installer.validate import check_plan
+        from installer import Session, check_plan
 
         checked = check_plan(self.wizard.plan_path) if self.wizard.plan_path else self.wizard.checked_plan()
-        return Installer(checked, self.wizard.this_server or "", secrets=self.wizard.secrets,
-                         selected=self.selected_steps())
+        return Session(checked, self.wizard.this_server or "", secrets=self.wizard.secrets,
+                       steps=self.selected_steps())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def load_status(self) -> None:
-        installer = self.make_installer()
-        statuses = [(name, check.status.value, check.message) for name, check in installer.status()]
+        session = self.make_session()
+        checks = session.check()
+        statuses = [(name, check.status.value, check.message) for name, check in checks]
         for name, screen in LATER_STEPS.items():
             # Not checked here (verifying the cluster takes a while): only said where it happens.
             statuses.append((name, "later", f"on the {screen} screen"))
-        self.post_message(StatusLoaded(statuses, installer.state_file, installer.log_file))
+        done = {name for name, check in checks if check.status.value == "done"}
+        self.post_message(StatusLoaded(statuses, session.state_file, session.log_file,
+                                       session.secrets_needed(done=done)))
 
     @on(StatusLoaded)
     def _status_loaded(self, message: StatusLoaded) -> None:
@@ -226,51 +242,32 @@ class ApplyScreen(WizardScreen):
         self.query_one("#files-line", Static).update(
             Text(f"state: {message.state_file}\nlog: {message.log_file}   (wizard log: {self.wizard.log_file})",
                  style="dim"))
-        needs = self.password_needs()
-        self.show_needs(needs)
-        if self.start_when_loaded and not needs:
+        self.secret_needs = message.needs
+        self.show_needs(message.needs)
+        if self.start_when_loaded and not self.blocking_needs():
             self.start_when_loaded = False
             self.action_run()
 
-    def password_needs(self) -> list[str]:
-        """Passwords the steps still to run will ask for, said before anything starts."""
-        rows = {row.step: row for row in self.query(StepRow)}
-        wizard = self.wizard
-        needs = []
-        esb_here = wizard.check().runs_esb_on(wizard.this_server)
+    def blocking_needs(self) -> list[str]:
+        """Passwords a step that cannot be skipped will ask for: asked before anything starts."""
+        return [f"the {need.label}" for need in self.secret_needs if need.blocking]
 
-        def to_run(step: str) -> bool:
-            return step not in wizard.skipped_steps and rows[step].status != "done"
-
-        if not wizard.secrets.db_password and esb_here and to_run("configure"):
-            needs.append("the application database password")
-        return needs
-
-    def database_password_gaps(self) -> list[str]:
-        """Passwords the database step will ask for; it can be skipped, so they do not block."""
-        wizard = self.wizard
-        rows = {row.step: row for row in self.query(StepRow)}
-        if "database" in wizard.skipped_steps or rows["database"].status == "done":
-            return []
-        gaps = []
-        if not wizard.secrets.db_admin_password and wizard.draft.get("database.server") == wizard.this_server:
-            gaps.append("the database admin password")
-        if not wizard.secrets.db_password:
-            gaps.append("the application database password")
-        return gaps
-
-    def show_needs(self, needs: list[str]) -> None:
-        gaps = [gap for gap in self.database_password_gaps() if gap not in needs]
-        row = self.query_one("#needs-row")
-        row.set_class(not needs and not gaps, "-empty")
+    def show_needs(self, needs: tuple[SecretNeed, ...]) -> None:
+        """The engine's word on which passwords are still needed, before anything starts; those
+        only a skippable step needs (the database step) do not block."""
+        blocking = [f"the {need.label}" for need in needs if need.blocking]
+        later = [f"the {need.label}" for need in needs if not need.blocking]
+        self.query_one("#needs-row").set_class(not needs, "-empty")
         text = Text()
-        if needs:
-            text.append(f"Needed before running: {' and '.join(needs)} (kept in memory only).", style="bold yellow")
-        if gaps:
+        if blocking:
+            text.append(f"Needed before running: {' and '.join(blocking)} (kept in memory only).",
+                        style="bold yellow")
+        if later:
             if text:
                 text.append("\n")
-            text.append(f"The database step will need {' and '.join(gaps)} (or skip it and do it by hand).",
-                        style="yellow")
+            steps = sorted({step for need in needs if not need.blocking for step in need.steps})
+            text.append(f"The {' and '.join(steps)} step will need {' and '.join(later)} (or skip it and do it "
+                        "by hand).", style="yellow")
         self.query_one("#needs", Static).update(text)
 
     @on(Button.Pressed, "#enter-passwords")
@@ -287,9 +284,8 @@ class ApplyScreen(WizardScreen):
     def action_run(self, force: bool = False) -> None:
         if self.running:
             return
-        needs = self.password_needs()
-        if needs:
-            self.show_needs(needs)
+        if self.blocking_needs():
+            self.show_needs(self.secret_needs)
             self.set_status("Enter the passwords first (Database screen)", error=True)
             return
         self.failed_step = None
@@ -308,8 +304,8 @@ class ApplyScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply")
     def run_steps(self, force: bool) -> None:
-        """Runs the engine in a child process (see screens.runner) and relays what it says."""
-        from screens.runner import (
+        """Runs the engine in a child process (installer.runner) and relays what it says."""
+        from installer import (
             EngineProcess,
             RunCrashedReport,
             RunFailedReport,
@@ -349,7 +345,7 @@ class ApplyScreen(WizardScreen):
             self.post_message(RunFinished(list(final.outcomes)))
         elif isinstance(final, RunFailedReport):
             self.post_message(RunFailed(step, final.title, final.message, final.hint, drifted=final.drifted,
-                                        needs_password=final.needs_password))
+                                        needs_password=final.needs_password, remedy=final.remedy))
         elif isinstance(final, RunCrashedReport):
             log.error("the engine failed unexpectedly:\n%s", final.details)
             self.post_message(RunFailed(step, "Unexpected error", "the installation stopped on an error that is "
@@ -383,7 +379,7 @@ class ApplyScreen(WizardScreen):
     @on(RunFinished)
     def _run_finished(self, message: RunFinished) -> None:
         self.set_running(False)
-        self.show_needs([])
+        self.show_needs(())
         for name, status, text in message.outcomes:
             self.query_one(f"#step-{name}", StepRow).show(status, text)
         done = [name for name, status, _ in message.outcomes if status == "done"]
@@ -404,10 +400,7 @@ class ApplyScreen(WizardScreen):
         if message.step:
             self.query_one(f"#step-{message.step}", StepRow).show("failed" if not message.stopped else "pending",
                                                                   message.message.splitlines()[0])
-        hint = message.hint
-        if message.needs_password:
-            # The engine's hint speaks of the command line; here the password is typed in.
-            hint = "press Enter passwords (the Database screen), then come back and Retry"
+        hint = what_to_do(message.hint, message.remedy, self.wizard.this_server)
         if message.step in SKIPPABLE and not message.stopped:
             hint += f"; or Skip {message.step} and {SKIPPABLE[message.step]}"
         self.query_one(ErrorPanel).show_error(message.title, message.message, hint)
@@ -418,7 +411,8 @@ class ApplyScreen(WizardScreen):
         if skippable:
             skip.label = f"Skip {message.step}"
             skip.tooltip = f"leave it out: {SKIPPABLE[message.step]}"
-        self.query_one("#force", Button).display = message.drifted
+        self.query_one("#force", Button).display = message.drifted or (
+            message.remedy is not None and message.remedy.action in FORCE_ACTIONS)
         self.query_one("#failure-passwords", Button).display = message.needs_password
         self.query_one("#abort", Button).display = not message.stopped
         self.set_status(f"{message.step or 'the run'} {'stopped' if message.stopped else 'failed'}", error=True)

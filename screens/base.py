@@ -16,13 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from installer.errors import InstallerError
-from installer.plan_io import FIELDS_BY_PATH, problem_field
+from installer import FIELDS_BY_PATH, InstallerError, problem_field
+from screens.remedies import what_to_do
 from screens.widgets import STEP_ORDER, STEP_TITLES, FormField, ProblemList, StepBar
 from screens.wizard import DraftCheck, WizardState
 
 if TYPE_CHECKING:
-    from installer.plan import PlanProblem
+    from installer import PlanProblem
 
 log = logging.getLogger("wso2_cluster.tui")
 
@@ -134,7 +134,8 @@ class WizardScreen(Screen[None]):
         from screens.dialogs import ErrorScreen
 
         if isinstance(error, InstallerError):
-            self.app.push_screen(ErrorScreen(error.title, error.message, error.hint))
+            advice = what_to_do(error.hint, error.remedy, self.wizard.this_server)
+            self.app.push_screen(ErrorScreen(error.title, error.message, advice))
             return
         log.error("%s failed unexpectedly", worker.name, exc_info=(type(error), error, error.__traceback__))
         self.app.push_screen(ErrorScreen(

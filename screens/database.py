@@ -16,13 +16,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, Select, Static
 
-from installer.plan import LOCAL_REGISTRY_MODES
+from installer import LOCAL_REGISTRY_MODES
 from screens.base import FormScreen
 from screens.widgets import FormField, ProblemList, problem_text
 from screens.wizard import DraftCheck
 
 if TYPE_CHECKING:
-    from installer.database import DatabaseError
+    from installer import DatabaseError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ADMIN_PASSWORD_FIELD = "secret.db_admin_password"
@@ -42,36 +42,25 @@ def try_connection(address: str, port: int, bind_address: str | None, user: str,
     """Connect once as ``user`` (the client socket bound to this server's address, as the nodes
     will connect) and say what happened. ``databases`` (the ones this server's nodes use) and
     ``database_server`` (the plan server that creates them) make the advice exact."""
-    from installer import database
+    from installer import probe_database
 
-    who = f"{role} user '{user}'"
-    try:
-        connection = database.connect(database.Endpoint(address, port, bind_address=bind_address), user, password,
-                                      role=role)
-    except database.DatabaseError as error:
-        return ConnectionResult(False, who, error.message, wizard_hint(error, databases, database_server))
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT VERSION()")
-            (version,) = cursor.fetchone()
-    finally:
-        connection.close()
-    source = f" from {bind_address}" if bind_address else ""
-    return ConnectionResult(True, who, f"connected to {address}:{port}{source} (server {version})")
+    probe = probe_database(address, port, bind_address, user, password, role=role)
+    hint = wizard_hint(probe.error, databases, database_server) if probe.error is not None else ""
+    return ConnectionResult(probe.ok, f"{role} user '{user}'", probe.message, hint)
 
 
 def wizard_hint(error: DatabaseError, databases: Sequence[str] = (), database_server: str = "") -> str:
     """What to do, in the wizard's words (its fields and buttons), never a command-line flag."""
-    from installer import database
+    from installer import HostNotAllowed, PasswordRefused
 
     on_server = f" on {database_server}" if database_server else " on the database server"
-    if isinstance(error, database.HostNotAllowed):
+    if isinstance(error, HostNotAllowed):
         if error.role == "admin":
             return error.hint
         exact = error.for_databases(databases) if databases else error
         return (f"{exact.hint}; or Apply{on_server}: its database step creates the account for every plan "
                 "server's address")
-    if isinstance(error, database.PasswordRefused):
+    if isinstance(error, PasswordRefused):
         if error.role == "admin":
             return (f"check the Admin user and Admin password above (an admin account that admits "
                     f"{error.address or 'this server'}), then Test connection again")

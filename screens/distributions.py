@@ -16,8 +16,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Static
 
-from installer.errors import DistributionError
-from installer.events import human_size
+from installer import DistributionError, human_size
 from screens.base import FormScreen
 from screens.widgets import FormField, ProblemList
 from screens.wizard import DraftCheck, WizardState, check_text
@@ -42,8 +41,7 @@ class Detection:
 
 def describe_file(kind: str, path: Path) -> Detection:
     """Product and version of a distribution zip, or the driver classes of a JDBC jar."""
-    from installer.distribution import expect_product, inspect_distribution, inspect_jdbc_driver
-    from installer.validate import EXPECTED_VERSIONS
+    from installer import EXPECTED_VERSIONS, expect_product, inspect_distribution, inspect_jdbc_driver
 
     if not path.is_file():
         return Detection(False, f"{path} does not exist")

@@ -4,12 +4,11 @@ ticking off, failure signatures highlighted with their hint."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -19,12 +18,22 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, RichLog, Static, TabbedContent, TabPane
 
-from installer.derive import NodeLayout, ServerLayout
-from installer.errors import InstallerError
-from installer.events import Event, Note, StepFinished, StepStarted
-from installer.processes import CARBON_LOG
+from installer import (
+    CARBON_LOG,
+    Event,
+    InstallerError,
+    NodeLayout,
+    Note,
+    ServerLayout,
+    StepFinished,
+    StepStarted,
+)
 from screens.base import WizardScreen
+from screens.remedies import what_to_do
 from screens.wizard import WizardState
+
+if TYPE_CHECKING:
+    from installer import Session
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # A log that exists already is shown from this far before its end, not from its beginning.
@@ -102,8 +111,6 @@ class LaunchScreen(WizardScreen):
         self.stop_following = threading.Event()
         self.running = False
         self.start_available = False
-        # Per node: the log offset at which the last start from this screen began.
-        self.launch_offsets: dict[str, int] = {}
 
     @property
     def server(self) -> ServerLayout | None:
@@ -146,18 +153,15 @@ class LaunchScreen(WizardScreen):
 
     # --- the start step ----------------------------------------------------------------------------
 
-    def make_installer(self, emit: Any = None) -> Any:
-        from installer.engine import Installer
+    def make_session(self, emit: Any = None) -> Session:
+        from installer import Session, ignore_events
 
-        checked = self.check.checked_plan()
-        options: dict[str, Any] = {"secrets": self.wizard.secrets, "selected": ("start",)}
-        if emit is not None:
-            options["emit"] = emit
-        return Installer(checked, self.wizard.this_server or "", **options)
+        return Session(self.check.checked_plan(), self.wizard.this_server or "", secrets=self.wizard.secrets,
+                       emit=emit or ignore_events, steps=("start",))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="start-status")
     def load_start_status(self) -> None:
-        ((_, check),) = self.make_installer().status()
+        ((_, check),) = self.make_session().check()
         self.post_message(StartStatus(check.status.value, check.message))
 
     @on(StartStatus)
@@ -175,17 +179,18 @@ class LaunchScreen(WizardScreen):
     def action_start(self) -> None:
         if self.running or not self.start_available:
             return
+        from installer import log_size
+
         self.running = True
         self.query_one("#start", Button).disabled = True
         self.query_one("#start-notes").set_class(False, "-empty")
-        from installer.launch import log_offsets
-
         # Milestones count from here: what the logs said before this start is an older run's.
+        launched_at = {pane.node.name: log_size(pane.node) for pane in self.query(NodeLogPane)}
         for pane in self.query(NodeLogPane):
-            self.launch_offsets[pane.node.name] = log_offsets(pane.node)[CARBON_LOG]
             pane.reached.clear()
             pane.failures.clear()
             pane.show_checklist("starting…")
+        self.start_following(launched_at)
         self.run_start()
 
     def emit(self, event: Event) -> None:
@@ -194,9 +199,9 @@ class LaunchScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="start")
     def run_start(self) -> None:
         try:
-            (outcome,) = self.make_installer(emit=self.emit).apply()
+            (outcome,) = self.make_session(emit=self.emit).apply()
         except InstallerError as error:
-            self.post_message(StartFailed(error.title, error.message, error.hint))
+            self.post_message(StartFailed(error.title, error.message, what_to_do(error.hint, error.remedy, self.wizard.this_server)))
             return
         # The engine's own words: "already done: 3 node(s) running" is not "started".
         self.post_message(StartStatus(outcome.status.value, outcome.message))
@@ -229,74 +234,57 @@ class LaunchScreen(WizardScreen):
 
     # --- following the logs ------------------------------------------------------------------------
 
-    def start_following(self) -> None:
-        from installer.expectations import expectations_for
-        from installer.launch import node_values
+    def start_following(self, launched_at: dict[str, int] | None = None) -> None:
+        """Follow every node's log in one worker thread (the engine's ``Session.follow``). At
+        first a log that exists is shown from ``TAIL_BYTES`` before its end; after a start from
+        this screen, from where each log stood at that start, and only those lines count for
+        the milestones (the worker that followed until then is stopped)."""
+        from installer import log_size
 
+        self.stop_following.set()
+        self.stop_following = threading.Event()
+        session = self.make_session()
         panes = list(self.query(NodeLogPane))
-
-        server = self.server
-        assert server is not None and self.check.layout is not None
         for pane in panes:
-            values = node_values(self.check.layout, pane.node)
             try:
-                pane.milestones = expectations_for(pane.node.role, values)
+                pane.milestones = session.milestones(pane.node)
             except InstallerError as error:
                 pane.show_checklist(f"milestones cannot be loaded: {error.message}")
                 continue
-            pane.show_checklist(f"following {pane.node.home / CARBON_LOG}")
-            self.run_worker(lambda node=pane.node, values=values, milestones=pane.milestones:
-                            self.follow_log(node, values, milestones),
-                            thread=True, exit_on_error=False, group=f"follow-{pane.node.name}",
-                            name=f"following the log of {pane.node.name}")
+            if launched_at is None:
+                pane.show_checklist(f"following {pane.node.home / CARBON_LOG}")
+        offsets = launched_at or {pane.node.name: max(0, log_size(pane.node) - TAIL_BYTES) for pane in panes}
+        stop = self.stop_following
+        self.run_worker(lambda: self.follow_logs(session, offsets, stop), thread=True, exit_on_error=False,
+                        group="follow", name="following the node logs")
 
-    def follow_log(self, node: NodeLayout, values: dict[str, object], milestones: list[Any]) -> None:
-        """In a worker thread: read new lines in chunks (never the whole file), match them, post
-        them in batches; ends when the screen goes away."""
-        from installer.expectations import match_failure, parse_line
-        from installer.logwatch import LogFollower
+    def follow_logs(self, session: Session, offsets: dict[str, int], stop: threading.Event) -> None:
+        """In a worker thread: the engine reads new lines in chunks (never the whole file) and
+        matches them; here they are posted in batches, until ``stop`` (the screen goes away, or
+        a start follows afresh)."""
+        batches: dict[str, LogBatch] = {}
+        posted_at = time.monotonic()
 
-        path = node.home / CARBON_LOG
-        try:
-            start = max(0, os.path.getsize(path) - TAIL_BYTES)
-        except OSError:
-            start = 0  # not written yet: read it from its beginning once it appears
-        pending = list(milestones)
-        counted_from: int | None = None
-        batch = LogBatch(node.name, [])
-        posted_at = 0.0
-        with LogFollower(path, start_offset=start) as follower:
-            while not self.stop_following.is_set():
-                lines = follower.poll()
-                if not lines:
-                    if batch.lines or batch.skipped:
-                        self.post_message(batch)
-                        batch, posted_at = LogBatch(node.name, []), time.monotonic()
-                    self.stop_following.wait(FOLLOW_INTERVAL)
-                    continue
-                launched_at = self.launch_offsets.get(node.name)
-                if launched_at != counted_from:
-                    counted_from, pending = launched_at, list(milestones)  # started again: count afresh
-                # Every line is matched here; the pane shows the newest of them only, so a node
-                # writing thousands of lines a second never floods the screen.
-                batch.lines.extend(line.text for line in lines)
-                if len(batch.lines) > SHOWN_LINES_PER_BATCH:
-                    batch.skipped += len(batch.lines) - SHOWN_LINES_PER_BATCH
-                    del batch.lines[:-SHOWN_LINES_PER_BATCH]
-                for line in lines:
-                    if launched_at is not None and line.generation == 0 and line.offset < launched_at:
-                        continue  # written before this screen started the node
-                    parsed = parse_line(line.text)
-                    for milestone in list(pending):
-                        if milestone.matches(parsed):
-                            batch.reached.append(milestone.id)
-                            pending.remove(milestone)
-                    failure = match_failure(parsed, values)
-                    if failure is not None:
-                        batch.failures.append((line.text, failure.setting, failure.hint))
-                if time.monotonic() - posted_at >= FOLLOW_INTERVAL:
-                    self.post_message(batch)
-                    batch, posted_at = LogBatch(node.name, []), time.monotonic()
+        def flush() -> None:
+            nonlocal posted_at
+            for batch in batches.values():
+                self.post_message(batch)
+            batches.clear()
+            posted_at = time.monotonic()
+
+        for log in session.follow(stop=stop, from_offsets=offsets, on_idle=flush):
+            batch = batches.setdefault(log.node, LogBatch(log.node, []))
+            # Every line is matched by the engine; a pane shows the newest of them only, so a
+            # node writing thousands of lines a second never floods the screen.
+            batch.lines.extend(line.text for line in log.lines)
+            if len(batch.lines) > SHOWN_LINES_PER_BATCH:
+                batch.skipped += len(batch.lines) - SHOWN_LINES_PER_BATCH
+                del batch.lines[:-SHOWN_LINES_PER_BATCH]
+            batch.reached.extend(event.milestone.id for event in log.reached)
+            batch.failures.extend((event.line.text, event.setting, event.hint) for event in log.failures)
+            if time.monotonic() - posted_at >= FOLLOW_INTERVAL:
+                flush()
+        flush()
 
     @on(LogBatch)
     def _log_batch(self, message: LogBatch) -> None:

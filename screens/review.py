@@ -18,10 +18,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from installer.errors import InstallerError
-from installer.patchers.base import FileDiff
-from installer.secrets import Secrets
+from installer import FileDiff, InstallerError, Secrets
 from screens.base import WizardScreen
+from screens.remedies import what_to_do
 from screens.widgets import ErrorPanel, problem_text
 from screens.wizard import DraftCheck, WizardState
 
@@ -42,20 +41,20 @@ class PreviewResult:
 
 
 def compute_preview(text: str, check: DraftCheck, server_name: str | None, secrets: Secrets) -> PreviewResult:
-    """The engine's dry run for this server (``Installer.preview``): nothing changes on disk."""
-    from installer.engine import Installer
+    """The engine's dry run for this server (``Session.preview``): nothing changes on disk."""
+    from installer import Session
 
     result = PreviewResult(text, check)
     checked = check.checked_plan()
     if checked is None or not server_name:
         return result
     try:
-        installer = Installer(checked, server_name, secrets=secrets)
-        for name, preview in installer.preview():
+        session = Session(checked, server_name, secrets=secrets)
+        for name, preview in session.preview():
             result.steps.append((name, preview.summary))
             result.diffs.extend(diff for diff in preview.diffs if diff.changed)
         result.hosts_lines = [f"{entry.address}\t{entry.hostname}\t# {entry.reason}"
-                              for entry in installer.server.hosts_entries]
+                              for entry in session.server.hosts_entries]
     except InstallerError as error:
         result.error = error
     return result
@@ -137,7 +136,7 @@ class ReviewScreen(WizardScreen):
             self.query_one("#layout", Static).update(Text("The layout is derived once the plan has no errors.",
                                                           style="italic"))
             return
-        from installer.commands import layout_tables
+        from installer import layout_tables
 
         self.query_one("#layout", Static).update(Group(*layout_tables(check.layout)))
 
@@ -159,7 +158,8 @@ class ReviewScreen(WizardScreen):
         self.show_layout(result.check)
         panel = self.query_one(ErrorPanel)
         if result.error is not None:
-            panel.show_error(result.error.title, result.error.message, result.error.hint)
+            panel.show_error(result.error.title, result.error.message,
+                             what_to_do(result.error.hint, result.error.remedy, self.wizard.this_server))
         else:
             panel.clear()
         if result.check.checked_plan() is None:
@@ -185,7 +185,7 @@ class ReviewScreen(WizardScreen):
                 text.append("\n")
             text.append(f"{name}\n", style="bold")
             for line in lines[:12] if name == "database" else lines:
-                style = "yellow" if "not available yet" in line else ("red" if line.startswith("problem") else "")
+                style = "red" if line.startswith("problem") else ""
                 text.append(f"  {line}\n", style=style)
             if name == "database" and len(lines) > 12:
                 text.append(f"  … {len(lines) - 12} more lines: see the Database tab\n", style="italic")

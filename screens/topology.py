@@ -16,15 +16,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Label, Select, Static
 
-from installer.plan import ROLES
-from installer.plan_io import DEFAULT_HOSTS_FILE, NodeDraft, PlanDraft, ServerDraft
+from installer import DEFAULT_HOSTS_FILE, ROLES, NodeDraft, PlanDraft, ServerDraft
 from screens.base import WizardScreen
 from screens.dialogs import ConfirmScreen
 from screens.widgets import FormField, ProblemList
 from screens.wizard import DraftCheck, WizardState, check_text
 
 if TYPE_CHECKING:
-    from installer.derive import NodeLayout
+    from installer import NodeLayout
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SECTIONS = ("servers",)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -16,39 +16,37 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from installer.errors import InstallerError
-from installer.report import PASSED, ReportItem
-from installer.state import STEP_NAMES
+from installer import PASSED, STEP_NAMES, ReportItem
 from screens.base import WizardScreen
+from screens.remedies import what_to_do
 from screens.wizard import WizardState
+
+if TYPE_CHECKING:
+    from installer import Session
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # Checked by their own step; the verify step is then shown check by check.
 CHECKED_STEPS = tuple(name for name in STEP_NAMES if name != "verify")
 CHECK_STATUS = {"passed": "ok", "failed": "failed", "pending": "pending"}
 LOOK = {"done": ("✓", "green"), "ok": ("✓", "green"), "failed": ("✗", "bold red"), "drifted": ("!", "bold red"),
-        "pending": ("·", "yellow"), "not available yet": ("–", "yellow"), "skipped": ("⤼", "dim")}
+        "pending": ("·", "yellow"), "skipped": ("⤼", "dim")}
 
 
-def checklist(installer: Any, skipped: set[str]) -> list[ReportItem]:
-    """Every step's check, then the verify step's own checks one by one (``VerifyStep.report``);
-    nothing here changes anything. A step the operator skipped and has not done is "skipped"."""
+def checklist(session: Session, skipped: set[str]) -> list[ReportItem]:
+    """Every step's check, then the verification's checks one by one (``Session.verify``, which
+    keeps the verdict: Welcome offers Resume until it is green); nothing else changes. A step
+    the operator skipped and has not done is "skipped"."""
     items = []
-    for name in CHECKED_STEPS:
-        try:
-            check = installer.step(name).check()
-            status, message = check.status.value, check.message
-        except InstallerError as error:
-            status, message = "failed", error.message
+    for name, check in session.check():
+        status, message = check.status.value, check.message
         if name in skipped and status != "done":
             items.append(ReportItem(name, "skipped", "left out by the operator: to do by hand"))
         else:
             items.append(ReportItem(name, status, message))
-    step = installer.step("verify")
-    result = step.report()
-    step.record(result)  # Welcome offers Resume until a verify is green
+    result = session.verify()
     items.append(ReportItem("verify", "done" if result.ok else result.status, result.summary))
-    items += [ReportItem(check.name, CHECK_STATUS[check.status], check.detail, check.hint, kind="check")
+    items += [ReportItem(check.name, CHECK_STATUS[check.status], check.detail, what_to_do(check.hint, check.remedy, session.server.name),
+                         kind="check")
               for check in result.checks]
     return items
 
@@ -94,11 +92,11 @@ class VerifyScreen(WizardScreen):
 
     # --- checking ----------------------------------------------------------------------------------
 
-    def make_installer(self) -> Any:
-        from installer.engine import Installer
+    def make_session(self) -> Session:
+        from installer import Session
 
-        checked = self.wizard.checked_plan()
-        return Installer(checked, self.wizard.this_server or "", secrets=self.wizard.secrets)
+        return Session(self.wizard.checked_plan(), self.wizard.this_server or "", secrets=self.wizard.secrets,
+                       steps=CHECKED_STEPS)
 
     @on(Button.Pressed, "#run-again")
     def action_run_again(self) -> None:
@@ -108,7 +106,7 @@ class VerifyScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
     def run_checks(self) -> None:
-        self.post_message(Checked(checklist(self.make_installer(), set(self.wizard.skipped_steps))))
+        self.post_message(Checked(checklist(self.make_session(), set(self.wizard.skipped_steps))))
 
     @on(Checked)
     def _checked(self, message: Checked) -> None:
@@ -161,7 +159,7 @@ class VerifyScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def export_report(self, items: list[ReportItem]) -> None:
-        from installer.report import build_report, write_report
+        from installer import build_report, write_report
 
         checked = self.wizard.checked_plan()
         report = build_report(checked.layout, self.wizard.this_server or "", items,

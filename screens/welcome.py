@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -13,8 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
-from installer.errors import StateError
-from installer.state import STEP_NAMES, State
+from installer import PLAN_READ_ERRORS, STEP_NAMES, State, StateError
 from screens.base import WizardScreen
 from screens.wizard import WizardState
 
@@ -206,7 +204,7 @@ class WelcomeScreen(WizardScreen):
             return
         try:
             self.wizard.load_file(path)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        except PLAN_READ_ERRORS as error:
             from screens.dialogs import ErrorScreen
 
             self.app.push_screen(ErrorScreen("The plan cannot be opened", f"{path}: {error}",

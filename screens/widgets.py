@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 if TYPE_CHECKING:
-    from installer.plan import PlanProblem
+    from installer import PlanProblem
 
 WIZARD_STEPS: tuple[tuple[str, str], ...] = (
     ("welcome", "Welcome"),

@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from installer.plan_io import PlanDraft, problem_field, problems_under, rebase_paths
-from installer.secrets import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV, Secrets
+from installer import (
+    ADMIN_PASSWORD_ENV,
+    APP_PASSWORD_ENV,
+    PlanDraft,
+    Secrets,
+    problem_field,
+    problems_under,
+    rebase_paths,
+)
 
 if TYPE_CHECKING:  # the engine's heavier modules load when first needed, not before the first screen
-    from installer.derive import Layout
-    from installer.netinfo import ServerGuess
-    from installer.plan import Plan, PlanProblem
-    from installer.state import State
-    from installer.validate import CheckedPlan
+    from installer import CheckedPlan, Layout, Plan, PlanProblem, ServerGuess, State
 
 log = logging.getLogger("wso2_cluster.tui")
 
@@ -70,7 +73,7 @@ class DraftCheck:
 
     def checked_plan(self) -> CheckedPlan | None:
         """What the engine takes, when the plan has no errors."""
-        from installer.validate import CheckedPlan
+        from installer import CheckedPlan
 
         if self.plan is None or self.layout is None or self.errors:
             return None
@@ -79,8 +82,7 @@ class DraftCheck:
 
 def check_text(text: str, path: Path, *, check_files: bool, is_root: bool) -> DraftCheck:
     """What ``check_plan`` finds, on text that is not (yet) a file, without raising."""
-    from installer.plan import PlanProblem, parse_plan
-    from installer.validate import check_parsed
+    from installer import PlanProblem, check_parsed, parse_plan
 
     try:
         plan, problems = parse_plan(text, path)
@@ -162,7 +164,7 @@ class WizardState:
 
     def save(self, path: Path) -> Path:
         """Write the plan (no passwords in it) atomically; relative paths keep naming the same files."""
-        from installer.atomic import atomic_write_text
+        from installer import atomic_write_text
 
         path = Path(path).expanduser().resolve()
         self.draft = rebase_paths(self.draft, self.base_folder, path.parent)
@@ -175,7 +177,7 @@ class WizardState:
 
     def checked_plan(self) -> CheckedPlan:
         """The plan as the engine takes it, with every file checked; raises PlanError."""
-        from installer.errors import PlanError
+        from installer import PlanError
 
         result = self.check(check_files=True)
         checked = result.checked_plan()
@@ -186,7 +188,7 @@ class WizardState:
     # --- this server ---------------------------------------------------------------------------------
 
     def guess_server(self) -> ServerGuess:
-        from installer.netinfo import guess_this_server, local_addresses
+        from installer import guess_this_server, local_addresses
 
         if self.local_addresses is None:
             self.local_addresses = local_addresses()
@@ -207,7 +209,7 @@ class WizardState:
         server = self.draft.servers[index]
         if not server.install_dir.strip():
             return None
-        from installer.state import state_path
+        from installer import state_path
 
         install_dir = Path(os.path.expanduser(server.install_dir.strip()))
         if not install_dir.is_absolute():
@@ -216,7 +218,7 @@ class WizardState:
 
     def saved_state(self, server_name: str | None = None) -> State | None:
         """The state file of a server when one exists (read without checking anything)."""
-        from installer.state import State
+        from installer import State
 
         path = self.state_file(server_name)
         if path is None or not path.is_file():
@@ -246,7 +248,7 @@ class RecentPlan:
         return Path(text) if text else None
 
     def remember(self, plan_path: Path) -> None:
-        from installer.atomic import atomic_write_text
+        from installer import atomic_write_text
 
         if self.path is None:
             return

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from installer.cli import main
+from cli.parser import main
 from installer.hostsfile import read_block
 from installer.patchers.axis2 import read_axis2
 from installer.patchers.carbon import read_carbon
@@ -48,7 +48,7 @@ def run_cli(*args, env_extra=None, crash_at=None):
     if crash_at:
         env["WSO2_CLUSTER_CRASH_AT"] = crash_at
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "installer.cli", *map(str, args)], cwd=REPO_DIR, env=env,
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], cwd=REPO_DIR, env=env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
 
 

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from installer.cli import main
+from cli.parser import main
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import FixtureFile, build_all, build_elb, build_esb
 from tests.support.plans import SEED_PLAN, write_seed_plan
@@ -235,7 +235,7 @@ def test_alias_bomb_is_refused_by_plan_check(tmp_path, bomb):
     text = seed_text() + bomb()
     path = tmp_path / "plan.yaml"
     path.write_text(text)
-    result = run_limited("-m", "installer.cli", "plan", "check", path, "--no-files")
+    result = run_limited("-m", "cli", "plan", "check", path, "--no-files")
     assert "Traceback" not in result.stdout + result.stderr
     assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
     bomb_lines = range(line_of(text, "lol0:"), len(text.splitlines()) + 1)

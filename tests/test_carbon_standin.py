@@ -184,7 +184,7 @@ def seed(tmp_path_factory, mariadb) -> SeedCluster:
                               edit=point_at_test_database)
     environment = dict(os.environ, WSO2_DB_ADMIN_PASSWORD=mariadb.admin_password, WSO2_DB_PASSWORD=APP_PASSWORD)
     for server in ("server-206", "server-132"):  # the database server's run first: it creates the grants
-        result = subprocess.run([sys.executable, "-m", "installer.cli", "apply", "--plan", str(cluster.plan),
+        result = subprocess.run([sys.executable, "-m", "cli", "apply", "--plan", str(cluster.plan),
                                  "--server", server, "--skip", "start,verify"], cwd=REPO_DIR, env=environment,
                                 capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr

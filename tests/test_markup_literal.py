@@ -3,7 +3,7 @@ wizard alike: a bracket in a folder name is not a style, and a bad one is not a 
 
 from __future__ import annotations
 
-from installer.cli import main
+from cli.parser import main
 from tests.support.build_distributions import build_all
 from tests.support.plans import LOOPBACK_ADDRESSES, write_seed_plan
 from tests.test_tui_support import make_app, shows, sync

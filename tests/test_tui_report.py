@@ -35,9 +35,9 @@ def test_all_passed_is_ok_and_an_unavailable_step_is_not(tmp_path):
     passed = build_report(layout, "server-132", [ReportItem("preflight", "done"), ReportItem("hosts", "done")])
     assert passed.ok and "**all steps and checks passed**" in to_markdown(passed)
     pending = build_report(layout, "server-132", [ReportItem("preflight", "done"),
-                                                  ReportItem("verify", "not available yet")])
+                                                  ReportItem("verify", "pending")])
     assert not pending.ok
-    assert "| ✗ | verify | not available yet |" in to_markdown(pending)
+    assert "| ✗ | verify | pending |" in to_markdown(pending)
 
 
 def test_the_report_names_this_servers_nodes_and_hosts_block(tmp_path):

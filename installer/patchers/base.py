@@ -34,7 +34,6 @@ class Status(StrEnum):
     PENDING = "pending"
     DRIFTED = "drifted"
     FAILED = "failed"
-    NOT_AVAILABLE = "not available yet"
 
 
 @dataclass(frozen=True)

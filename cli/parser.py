@@ -1,15 +1,9 @@
 """The command line: ``wso2-cluster [plan check | apply | status | start | stop | restart | logs |
-verify | tui]``; no command opens the wizard.
+verify | tui]``; no command opens the wizard. Exit codes: :mod:`cli.exits`.
 
-Exit codes: 0 done; 1 a step or check failed (``status``: a step failed or a file drifted);
-2 the plan or the command line is not valid; 3 stopped short on purpose (files changed by hand
-and no --force, or the operator declined); 4 ``verify``: nothing failed, but some checks are
-pending (members on servers not started yet).
-
-Only the parser lives here: the engine behind the headless commands (:mod:`installer.commands`)
-is imported once the command is known, so the wizard does not pay for it at start. The engine
-never imports the UI: the console command (:mod:`screens.console`) passes ``open_wizard``, and
-without it ``tui`` says where the wizard is.
+Only the parser lives here: the commands (:mod:`cli.commands`) and the engine behind them are
+imported once the command is known, so the wizard does not pay for them at start. The console
+command (:mod:`cli.console`) passes ``open_wizard``; without it ``tui`` says where the wizard is.
 """
 
 from __future__ import annotations
@@ -19,9 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from installer.secrets import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED, EXIT_PENDING = 0, 1, 2, 3, 4
+from cli.exits import EXIT_INVALID
+from installer import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,11 +86,11 @@ def main(argv: Sequence[str] | None = None, *,
     if args.command is None or args.command == "tui":
         if open_wizard is None:
             print("wso2-cluster: the wizard is started by the wso2-cluster console command "
-                  "(python -m screens.console); this entry point runs the headless commands only",
+                  "(python -m cli.console); this entry point runs the headless commands only",
                   file=sys.stderr)
             return EXIT_INVALID
         return open_wizard(getattr(args, "plan", None), getattr(args, "server", None))
-    from installer.commands import run
+    from cli.commands import run
 
     return run(args, parser)
 

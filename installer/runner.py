@@ -10,7 +10,8 @@ each step, homes renamed into place only when complete; the interruption tests S
 every boundary), so a stopped run resumes like any interrupted one.
 
 Passwords go to the child through its stdin pipe, never through its arguments or environment.
-This module does not import Textual: the child process never loads the UI.
+Part of the engine (it never imports the UI): any front end that must stay responsive while
+the engine works can run it this way; the wizard's Apply screen does.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from installer.errors import Remedy
 from installer.secrets import Secrets
 
 POLL_SECONDS = 0.1
@@ -54,6 +56,7 @@ class RunFailedReport:
     hint: str
     drifted: bool = False
     needs_password: bool = False
+    remedy: Remedy | None = None
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,16 @@ class RunCrashedReport:
 def run_child(request: RunRequest, send: Callable[[object], None]) -> None:
     """In the child: apply, sending every engine event and then one final report."""
     try:
-        from installer.engine import Installer
-        from installer.errors import InstallerError, SecretError
-        from installer.steps import DriftError
-        from installer.validate import check_plan
+        from installer.errors import DriftError, InstallerError, SecretError
+        from installer.session import Session
 
         try:
-            installer = Installer(check_plan(request.plan_path), request.server, secrets=request.secrets,
-                                  emit=send, selected=request.selected)
-            outcomes = installer.apply(force=request.force)
+            session = Session.open(request.plan_path, request.server, secrets=request.secrets, emit=send,
+                                   steps=request.selected)
+            outcomes = session.apply(force=request.force)
         except InstallerError as error:
             send(RunFailedReport(error.title, error.message, error.hint, isinstance(error, DriftError),
-                                 isinstance(error, SecretError)))
+                                 isinstance(error, SecretError), error.remedy))
             return
         send(RunFinishedReport(tuple((outcome.name, outcome.status.value, outcome.message) for outcome in outcomes)))
     except BaseException:
@@ -90,7 +91,7 @@ def _frame(report: object) -> bytes:
 
 
 def child_main() -> int:
-    """``python -m screens.runner``: the request on stdin, the reports on stdout, framed."""
+    """``python -m installer.runner``: the request on stdin, the reports on stdout, framed."""
     request = pickle.loads(sys.stdin.buffer.read())
     # Batch work next to an interactive program on a machine of two cores: the screen first.
     os.nice(5)
@@ -111,7 +112,7 @@ def child_main() -> int:
 
 
 class EngineProcess:
-    """One run of the engine in a child process (the same Python, ``-m screens.runner``)."""
+    """One run of the engine in a child process (the same Python, ``-m installer.runner``)."""
 
     def __init__(self, request: RunRequest) -> None:
         self.request = request
@@ -120,7 +121,7 @@ class EngineProcess:
 
     def start(self) -> None:
         # Its own session: a signal meant for the wizard's terminal does not reach it.
-        self.process = subprocess.Popen([sys.executable, "-m", "screens.runner"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "installer.runner"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         start_new_session=True, close_fds=True)
         assert self.process.stdin is not None
@@ -174,8 +175,8 @@ class EngineProcess:
 
 
 if __name__ == "__main__":
-    # Run as screens.runner, not as __main__: the reports must unpickle in the wizard as
-    # screens.runner's classes.
-    from screens.runner import child_main as main
+    # Run as installer.runner, not as __main__: the reports must unpickle in the parent as
+    # installer.runner's classes.
+    from installer.runner import child_main as main
 
     sys.exit(main())
