@@ -514,6 +514,22 @@ def test_datasources_values_are_escaped_and_read_back():
     assert "p<&>w" not in repr(value)
 
 
+def test_a_password_with_spaces_at_either_end_is_written_and_read_back_exactly(tmp_path):
+    from tests.support.carbon_standin.config import MASTER_DATASOURCES_XML, read_master_datasources
+
+    settings = DatasourcesSettings(tuple(replace(datasource, password=" pa ss ")
+                                         for datasource in MANAGER_DATASOURCES.datasources))
+    before = (GOLDEN_DIR / "datasources" / "kernel.before.xml").read_bytes()
+    result = patch_datasources(before, settings, path="m.xml")
+    assert {value.password for value in read_datasources(result)} == {" pa ss "}
+    # The stand-in reads it as Carbon does (JAXB keeps the spaces): the node logs in with it.
+    (tmp_path / MASTER_DATASOURCES_XML).parent.mkdir(parents=True)
+    (tmp_path / MASTER_DATASOURCES_XML).write_bytes(result)
+    assert {config.password for config in read_master_datasources(tmp_path)} == {" pa ss "}
+    # A second patch with the same password changes nothing.
+    assert patch_datasources(result, settings, path="m.xml") is result
+
+
 def test_datasources_kept_apart_or_out_of_order_are_rewritten_together_once():
     before = (GOLDEN_DIR / "datasources" / "kernel.before.xml").read_bytes()
     manager = patch_datasources(before, MANAGER_DATASOURCES, path="m.xml")

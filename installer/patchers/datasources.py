@@ -134,7 +134,9 @@ def read_datasources(data: bytes, *, path: str = "master-datasources.xml") -> tu
                 url=setting("url"),
                 username=setting("username"),
                 driver_class=setting("driverClassName"),
-                password=setting("password"),
+                # As Carbon reads it (JAXB keeps a value's spaces): a password may begin or end with one.
+                password=None if configuration is None or configuration.child("password") is None
+                else configuration.child("password").text,
             )
         )
     return tuple(found)

@@ -148,6 +148,11 @@ def _text(element: etree._Element | None) -> str | None:
     return "".join(element.itertext()).strip()
 
 
+def _raw_text(element: etree._Element | None) -> str | None:
+    """An element's text exactly, spaces kept: how Carbon's datasource reader takes a password."""
+    return None if element is None else "".join(element.itertext())
+
+
 def _parse_exception(path: Path, error: etree.XMLSyntaxError) -> list[str]:
     line, column = error.position if error.position else (error.lineno or 0, 0)
     # What the JDK's StAX parser (SJSXP) says about a malformed document.
@@ -369,7 +374,7 @@ def read_master_datasources(home: Path) -> tuple[DatasourceConfig, ...] | None:
             definition_type=None if definition is None else definition.get("type"),
             url=_text(_child(configuration, "url")),
             username=_text(_child(configuration, "username")),
-            password=_text(_child(configuration, "password")),
+            password=_raw_text(_child(configuration, "password")),  # JAXB keeps the spaces
             driver_class=_text(_child(configuration, "driverClassName")),
         ))
     return tuple(found)
