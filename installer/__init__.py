@@ -4,8 +4,8 @@ through the names listed here; everything else is the engine's own business.
 The front door is :class:`Session` (one server of a plan, with this run's passwords): check,
 preview, apply, start / stop / restart, follow the logs, verify, the passwords still needed.
 Around it: the plan (reading, checking, deriving, the wizard's drafts), the step contract
-(``Status``, ``StepCheck``, ``StepPreview``, ``StepOutcome``, ``FileDiff``), the events a run
-emits, the errors with their remedies, and the child-process runner.
+(``installer.contract``: ``Status``, ``StepCheck``, ``StepPreview``, ``StepOutcome``, ``FileDiff``...),
+the events a run emits, the errors with their remedies, and the child-process runner.
 
 Names are loaded on first use (PEP 562): the wizard starts without paying for the whole engine,
 and ``from installer import Session`` costs only what a session needs.
@@ -26,9 +26,8 @@ def _export(module: str, *names: str) -> None:
 
 _export("session", "Session", "SecretNeed", "NodeLog", "DryRunStep", "APP_PASSWORD", "ADMIN_PASSWORD",
         "PASSWORD_LABELS", "SKIPPABLE_STEPS", "log_size")
-_export("engine", "StepOutcome", "parse_step_list", "select_steps")
-_export("steps", "StepCheck", "StepPreview", "StepResult")
-_export("patchers.base", "Status", "FileDiff", "FileCheck")
+_export("engine", "parse_step_list", "select_steps")
+_export("contract", "Status", "FileDiff", "FileCheck", "StepCheck", "StepPreview", "StepResult", "StepOutcome")
 _export("state", "STEP_NAMES", "State", "state_path")
 _export("events", "Event", "EventSink", "StepStarted", "StepFinished", "Progress", "Note", "human_size",
         "ignore_events")

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from installer import database, hostsfile, launch, processes, verify
+from installer.contract import FileCheck, FileDiff, Status, StepCheck, StepPreview, StepResult
 from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.errors import (
     GIVE_PASSWORD,
@@ -32,7 +33,7 @@ from installer.events import EventSink, Note, Progress, human_size, ignore_event
 from installer.faults import crash_point
 from installer.lock import LockedError, locked_state
 from installer.patchers.axis2 import patch_axis2
-from installer.patchers.base import FileCheck, FileDiff, FilePatch, Status
+from installer.patchers.base import FilePatch
 from installer.patchers.carbon import patch_carbon
 from installer.patchers.datasources import patch_datasources, read_datasources
 from installer.patchers.lbconf import patch_loadbalancer
@@ -57,33 +58,6 @@ MYSQL_SCRIPT = "dbscripts/mysql.sql"
 # none of ours is on disk yet; such a file is always "pending", never written with it.
 PASSWORD_UNKNOWN = "(password not given to the installer)"
 APP_PASSWORD_NEEDED = "the application database password is needed to write master-datasources.xml"
-
-
-@dataclass(frozen=True)
-class StepCheck:
-    status: Status
-    message: str
-    files: tuple[FileCheck, ...] = ()
-
-    @property
-    def diffs(self) -> tuple[FileDiff, ...]:
-        return tuple(check.diff for check in self.files if check.diff.changed)
-
-
-@dataclass(frozen=True)
-class StepPreview:
-    summary: tuple[str, ...]
-    diffs: tuple[FileDiff, ...] = ()
-    problems: tuple[str, ...] = ()  # what already tells that apply would fail
-
-
-@dataclass(frozen=True)
-class StepResult:
-    changed: bool
-    message: str
-    diffs: tuple[FileDiff, ...] = ()
-    warnings: tuple[str, ...] = ()
-    status: Status = Status.DONE  # verify: PENDING while members on other servers are not started
 
 
 @dataclass

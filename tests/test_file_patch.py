@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from installer import atomic
+from installer.contract import Status
 from installer.errors import ConfigFileError
-from installer.patchers.base import FilePatch, Status, redact_passwords
+from installer.patchers.base import FilePatch, redact_passwords
 
 
 def upper_of(original: bytes) -> bytes:

@@ -18,52 +18,15 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from installer.atomic import atomic_write_bytes
+from installer.contract import FileCheck, FileDiff, Status
 from installer.errors import ConfigFileError
 from installer.faults import crash_point
 
 REDACTED = "********"
 _PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.IGNORECASE | re.DOTALL)
-
-
-class Status(StrEnum):
-    DONE = "done"
-    PENDING = "pending"
-    DRIFTED = "drifted"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class FileDiff:
-    """A unified diff of one file, secrets already removed; empty ``text`` means no change."""
-
-    path: Path
-    text: str
-    label: str = ""
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.text)
-
-
-@dataclass(frozen=True)
-class FileCheck:
-    """``fingerprint``: that of the file on disk ("" when it is missing), what the caller records
-    for a file found done."""
-
-    path: Path
-    label: str
-    status: Status
-    reason: str
-    diff: FileDiff
-    fingerprint: str = ""
-
-    def outdates(self, recorded: str | None) -> bool:
-        """Done, but ``recorded`` (kept from before a crash that followed the write) no longer matches."""
-        return self.status == Status.DONE and recorded is not None and self.fingerprint != recorded
 
 
 def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:
