@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from installer.patchers.settings import (
+from installer.files.settings import (
     Axis2Settings,
     CarbonSettings,
     Datasource,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from installer.atomic import atomic_write_text
 from installer.derive import Layout
-from installer.patchers.base import redact_passwords
+from installer.files.base import redact_passwords
 
 REPORT_FORMAT = 1
 PASSED = ("done", "ok")

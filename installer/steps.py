@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from installer import database, hostsfile, launch, processes, verify
+from installer import database, launch, processes, verify
 from installer.contract import FileCheck, FileDiff, Status, StepCheck, StepPreview, StepResult
 from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.errors import (
@@ -31,14 +31,15 @@ from installer.errors import (
 )
 from installer.events import EventSink, Note, Progress, human_size, ignore_events
 from installer.faults import crash_point
+from installer.files.axis2 import patch_axis2
+from installer.files.base import FilePatch
+from installer.files.carbon import patch_carbon
+from installer.files.datasources import patch_datasources, read_datasources
+from installer.files.hosts import read_block, render_hosts, shadowing_lines
+from installer.files.lbconf import patch_loadbalancer
+from installer.files.registry import patch_registry
+from installer.files.usermgt import patch_user_mgt
 from installer.lock import LockedError, locked_state
-from installer.patchers.axis2 import patch_axis2
-from installer.patchers.base import FilePatch
-from installer.patchers.carbon import patch_carbon
-from installer.patchers.datasources import patch_datasources, read_datasources
-from installer.patchers.lbconf import patch_loadbalancer
-from installer.patchers.registry import patch_registry
-from installer.patchers.usermgt import patch_user_mgt
 from installer.plan import Plan
 from installer.processes import NodeProcess, is_running
 from installer.secrets import Secrets
@@ -477,16 +478,16 @@ class HostsStep(Step):
         entries = [(entry.address, entry.hostname) for entry in context.server.hosts_entries]
 
         def transform(original: bytes) -> bytes:
-            shadows = hostsfile.shadowing_lines(original, cluster_id, entries, path=hosts_label)
+            shadows = shadowing_lines(original, cluster_id, entries, path=hosts_label)
             if shadows:
                 listing = "; ".join(str(shadow) for shadow in shadows)
                 raise ConfigFileError(
                     f"{hosts_label} already maps cluster host names to other addresses ({listing})",
                     "remove or correct those lines: resolvers may pick any of them instead of ours")
-            return hostsfile.render_hosts(original, cluster_id, entries, path=hosts_label)
+            return render_hosts(original, cluster_id, entries, path=hosts_label)
 
         def owned(data: bytes) -> bytes:
-            block = hostsfile.read_block(data, cluster_id, path=hosts_label)
+            block = read_block(data, cluster_id, path=hosts_label)
             return repr(block).encode()
 
         # In containers /etc/hosts is a bind mount that no rename can replace: write it in place.
@@ -513,7 +514,7 @@ class HostsStep(Step):
 
     def apply(self, *, force: bool = False) -> StepResult:
         from installer.atomic import backup_once
-        from installer.patchers.base import write_error
+        from installer.files.base import write_error
 
         patch = self._patch()
         state = self.context.state

@@ -11,7 +11,7 @@ import pytest
 
 from installer import database
 from installer.derive import derive
-from installer.patchers.datasources import read_datasources
+from installer.files.datasources import read_datasources
 from installer.plan import load_plan
 from installer.sqlscript import script_objects, split_statements
 from tests.paths import CARBON_CONFIGS_DIR

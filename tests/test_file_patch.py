@@ -11,7 +11,7 @@ import pytest
 from installer import atomic
 from installer.contract import Status
 from installer.errors import ConfigFileError
-from installer.patchers.base import FilePatch, redact_passwords
+from installer.files.base import FilePatch, redact_passwords
 
 
 def upper_of(original: bytes) -> bytes:

@@ -9,7 +9,7 @@ import yaml
 
 from installer.derive import derive
 from installer.errors import PlanError
-from installer.patchers.settings import WkaMember
+from installer.files.settings import WkaMember
 from installer.plan import load_plan, parse_plan
 from installer.validate import check_plan, validate
 from tests.paths import REPO_DIR
