@@ -37,11 +37,11 @@ _export("errors", "InstallerError", "PlanError", "UsageError", "DriftError", "Se
         "LOAD_SCHEMA_ANYWAY", "PREVIEW_HOSTS_LINES")
 _export("lock", "LockedError")
 _export("database", "DatabaseError", "HostNotAllowed", "PasswordRefused", "Probe", "probe_database")
-_export("plan", "Plan", "PlanProblem", "ROLES", "LOCAL_REGISTRY_MODES", "parse_plan")
-_export("plan_io", "PlanDraft", "NodeDraft", "ServerDraft", "DEFAULT_HOSTS_FILE", "FIELDS_BY_PATH",
+_export("plan.model", "Plan", "PlanProblem", "ROLES", "LOCAL_REGISTRY_MODES", "parse_plan")
+_export("plan.draft", "PlanDraft", "NodeDraft", "ServerDraft", "DEFAULT_HOSTS_FILE", "FIELDS_BY_PATH",
         "problem_field", "problems_under", "rebase_paths", "PLAN_READ_ERRORS")
-_export("validate", "CheckedPlan", "check_plan", "check_parsed", "EXPECTED_VERSIONS")
-_export("derive", "Layout", "NodeLayout", "ServerLayout")
+_export("plan.check", "CheckedPlan", "check_plan", "check_parsed", "EXPECTED_VERSIONS")
+_export("plan.derive", "Layout", "NodeLayout", "ServerLayout")
 _export("secrets", "Secrets", "APP_PASSWORD_ENV", "ADMIN_PASSWORD_ENV", "SECRET_ENV_NAMES", "PasswordSource",
         "resolve_password", "terminal_prompt")
 _export("verify", "VerifyReport", "CheckOutcome")

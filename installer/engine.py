@@ -15,10 +15,10 @@ from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
 from installer.events import EventSink, Note, StepFinished, StepStarted, ignore_events
 from installer.faults import crash_point
 from installer.lock import locked_state
+from installer.plan.check import CheckedPlan, check_plan
 from installer.secrets import Secrets
 from installer.state import State, log_path, state_path
 from installer.steps import STEP_CLASSES, STEP_NAMES, RunContext, Step
-from installer.validate import CheckedPlan, check_plan
 
 log = logging.getLogger("wso2_cluster")
 

@@ -16,19 +16,19 @@ from pathlib import Path
 
 from installer import launch, processes
 from installer.contract import Status, StepCheck, StepOutcome, StepPreview
-from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.engine import Installer
 from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
 from installer.events import EventSink, ignore_events
 from installer.expectations import FailureSeen, Milestone, MilestoneReached, MilestoneWatch, expectations_for
 from installer.lock import locked_state
 from installer.logwatch import ChangeWaiter, LogFollower, LogLine
-from installer.plan import Plan
+from installer.plan.check import CheckedPlan, check_plan
+from installer.plan.derive import Layout, NodeLayout, ServerLayout
+from installer.plan.model import Plan
 from installer.processes import CARBON_LOG
 from installer.secrets import Secrets
 from installer.state import STEP_NAMES
 from installer.steps import StartStep, VerifyStep
-from installer.validate import CheckedPlan, check_plan
 from installer.verify import VerifyReport
 
 APP_PASSWORD = "db_password"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from installer import database, launch, processes, verify
 from installer.contract import FileCheck, FileDiff, Status, StepCheck, StepPreview, StepResult
-from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.errors import (
     GIVE_PASSWORD,
     RUN_STEP,
@@ -40,7 +39,8 @@ from installer.files.lbconf import patch_loadbalancer
 from installer.files.registry import patch_registry
 from installer.files.usermgt import patch_user_mgt
 from installer.lock import LockedError, locked_state
-from installer.plan import Plan
+from installer.plan.derive import Layout, NodeLayout, ServerLayout
+from installer.plan.model import Plan
 from installer.processes import NodeProcess, is_running
 from installer.secrets import Secrets
 from installer.sqlscript import split_statements

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from installer import database
-from installer.derive import Layout, NodeLayout, ServerLayout
 from installer.errors import GIVE_PASSWORD, RUN_STEP, START_NODE, InstallerError, Remedy
 from installer.files import hosts
+from installer.plan.derive import Layout, NodeLayout, ServerLayout
 from installer.processes import CARBON_LOG, CONSOLE_LOG, NodeProcess, is_running
 
 NODE_HEADER = "X-Carbon-Node"

@@ -14,7 +14,7 @@ from installer import atomic
 from installer.engine import Installer
 from installer.errors import ConfigFileError, InstallerError
 from installer.files.hosts import read_block, render_hosts
-from installer.validate import check_plan
+from installer.plan.check import check_plan
 from tests.support.plans import write_seed_plan
 
 SERVER = "server-206"
