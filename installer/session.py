@@ -28,7 +28,8 @@ from installer.plan.model import Plan
 from installer.processes import CARBON_LOG
 from installer.secrets import Secrets
 from installer.state import STEP_NAMES
-from installer.steps import StartStep, VerifyStep
+from installer.steps.start import StartStep
+from installer.steps.verify import VerifyStep
 from installer.verify import VerifyReport
 
 APP_PASSWORD = "db_password"
