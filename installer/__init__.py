@@ -28,7 +28,8 @@ _export("session", "Session", "SecretNeed", "NodeLog", "DryRunStep", "APP_PASSWO
         "PASSWORD_LABELS", "SKIPPABLE_STEPS", "log_size")
 _export("engine", "parse_step_list", "select_steps")
 _export("contract", "Status", "FileDiff", "FileCheck", "StepCheck", "StepPreview", "StepResult", "StepOutcome")
-_export("state", "STEP_NAMES", "State", "state_path")
+_export("steps", "STEP_NAMES")
+_export("state", "State", "state_path")
 _export("events", "Event", "EventSink", "StepStarted", "StepFinished", "Progress", "Note", "human_size",
         "ignore_events")
 _export("errors", "InstallerError", "PlanError", "UsageError", "DriftError", "SecretError", "StateError",

@@ -17,8 +17,8 @@ from installer.faults import crash_point
 from installer.lock import locked_state
 from installer.plan.check import CheckedPlan, check_plan
 from installer.secrets import Secrets
-from installer.state import STEP_NAMES, State, log_path, state_path
-from installer.steps import STEP_CLASSES
+from installer.state import State, log_path, state_path
+from installer.steps import STEP_CLASSES, STEP_NAMES
 from installer.steps.base import RunContext, Step
 
 log = logging.getLogger("wso2_cluster")

@@ -27,7 +27,7 @@ from installer.plan.derive import Layout, NodeLayout, ServerLayout
 from installer.plan.model import Plan
 from installer.processes import CARBON_LOG
 from installer.secrets import Secrets
-from installer.state import STEP_NAMES
+from installer.steps import STEP_NAMES
 from installer.steps.start import StartStep
 from installer.steps.verify import VerifyStep
 from installer.verify import VerifyReport

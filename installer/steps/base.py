@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from installer.contract import StepCheck, StepPreview, StepResult
 from installer.errors import DistributionError
@@ -15,7 +16,8 @@ from installer.events import EventSink, Note, ignore_events
 from installer.plan.derive import Layout, NodeLayout, ServerLayout
 from installer.plan.model import Plan
 from installer.secrets import Secrets
-from installer.state import STEP_NAMES, State
+from installer.state import State
+from installer.steps import STEP_NAMES
 
 
 @dataclass
@@ -30,10 +32,15 @@ class RunContext:
 
 
 class Step:
+    # The step's name, that of its module (installer/steps/<name>.py, listed in order in STEPS).
     name = ""
     # A step that changes nothing and whose every run should show its findings (verify): the
     # engine applies it directly instead of checking it first.
     always_apply = False
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        cls.name = cls.__module__.rpartition(".")[2]
 
     def __init__(self, context: RunContext) -> None:
         self.context = context

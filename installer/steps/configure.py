@@ -44,8 +44,6 @@ PASSWORD_UNKNOWN = "(password not given to the installer)"
 class ConfigureStep(Step):
     """Every configuration file of every node on this server, patched to the derived values."""
 
-    name = "configure"
-
     def patches(self) -> list[FilePatch]:
         patches: list[FilePatch] = []
         for node in self.context.server.nodes:

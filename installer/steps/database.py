@@ -17,8 +17,6 @@ class DatabaseStep(Step):
     """The seed's "Setting up the central database": created on the plan's database server,
     checked from every other server as the nodes will connect."""
 
-    name = "database"
-
     @property
     def on_database_server(self) -> bool:
         return self.context.plan.database.server == self.context.server.name

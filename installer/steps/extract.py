@@ -20,8 +20,6 @@ def zip_fingerprint(path: Path) -> dict[str, object]:
 class ExtractStep(Step):
     """One home per node on this server, from its product's zip."""
 
-    name = "extract"
-
     def _homes(self) -> dict[str, dict[str, object]]:
         return self.context.state.step(self.name).setdefault("homes", {})
 

@@ -12,8 +12,6 @@ from installer.steps.base import Step
 class HostsStep(Step):
     """This server's marked block in its hosts file."""
 
-    name = "hosts"
-
     def _patch(self) -> FilePatch:
         context = self.context
         cluster_id = context.plan.cluster.domain

@@ -18,8 +18,6 @@ APP_PASSWORD_NEEDED = "the application database password is needed to write mast
 class PreflightStep(Step):
     """Checks that need no change: folders writable, disk space, hosts file, passwords at hand."""
 
-    name = "preflight"
-
     def problems(self) -> list[str]:
         context = self.context
         found: list[str] = []

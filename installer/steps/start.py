@@ -15,8 +15,6 @@ class StartStep(Step):
     """The seed's "Starting the ELB server" / "Starting the ESB server": this server's nodes in
     order (ELB, manager, workers), each awaited through its log milestones before the next."""
 
-    name = "start"
-
     def _record(self) -> dict:
         return self.context.state.step(self.name)
 

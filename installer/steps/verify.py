@@ -15,7 +15,6 @@ from installer.steps.start import StartStep
 class VerifyStep(Step):
     """The seed's "Testing the cluster", and more: every check must hold."""
 
-    name = "verify"
     always_apply = True
 
     def report(self) -> verify.VerifyReport:
