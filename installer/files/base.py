@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from installer.atomic import atomic_write_bytes
 from installer.contract import FileCheck, FileDiff, Status
@@ -27,6 +28,16 @@ from installer.faults import crash_point
 
 REDACTED = "********"
 _PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.IGNORECASE | re.DOTALL)
+
+
+class PatchFunction(Protocol):
+    """The one signature of the file patchers (``patch_axis2``, ``patch_carbon``,
+    ``patch_datasources``, ``patch_user_mgt``, ``patch_registry``, ``patch_loadbalancer``): the
+    original bytes and the settings derived for the file give the bytes to write, ``original``
+    itself when nothing would change; ``path`` names the file in errors. A file it cannot patch
+    raises ``ConfigFileError``."""
+
+    def __call__(self, original: bytes, settings: Any, /, *, path: str) -> bytes: ...
 
 
 def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:

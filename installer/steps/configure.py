@@ -4,7 +4,6 @@ derived values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from installer.errors import (
     SecretError,
 )
 from installer.files.axis2 import patch_axis2
-from installer.files.base import FilePatch
+from installer.files.base import FilePatch, PatchFunction
 from installer.files.carbon import patch_carbon
 from installer.files.datasources import patch_datasources, read_datasources
 from installer.files.lbconf import patch_loadbalancer
@@ -55,7 +54,7 @@ class ConfigureStep(Step):
         layout = context.layout
         source_zip = zip_for(context.plan, node)
 
-        def xml(relative: str, patch: Callable[..., bytes], settings: object, **options: object) -> FilePatch:
+        def xml(relative: str, patch: PatchFunction, settings: object, **options: object) -> FilePatch:
             path = node.home / relative
             # Until the home is extracted the original is the zip's copy: say so in errors.
             shown = str(path) if node.home.exists() else f"{relative} in {source_zip.name} (for {node.name})"
