@@ -4,8 +4,8 @@ through the names listed here; everything else is the engine's own business.
 The front door is :class:`Session` (one server of a plan, with this run's passwords): check,
 preview, apply, start / stop / restart, follow the logs, verify, the passwords still needed.
 Around it: the plan (reading, checking, deriving, the wizard's drafts), the step contract
-(``Status``, ``StepCheck``, ``StepPreview``, ``StepOutcome``, ``FileDiff``), the events a run
-emits, the errors with their remedies, and the child-process runner.
+(``installer.contract``: ``Status``, ``StepCheck``, ``StepPreview``, ``StepOutcome``, ``FileDiff``...),
+the events a run emits, the errors with their remedies, and the child-process runner.
 
 Names are loaded on first use (PEP 562): the wizard starts without paying for the whole engine,
 and ``from installer import Session`` costs only what a session needs.
@@ -26,10 +26,10 @@ def _export(module: str, *names: str) -> None:
 
 _export("session", "Session", "SecretNeed", "NodeLog", "DryRunStep", "APP_PASSWORD", "ADMIN_PASSWORD",
         "PASSWORD_LABELS", "SKIPPABLE_STEPS", "log_size")
-_export("engine", "StepOutcome", "parse_step_list", "select_steps")
-_export("steps", "StepCheck", "StepPreview", "StepResult")
-_export("patchers.base", "Status", "FileDiff", "FileCheck")
-_export("state", "STEP_NAMES", "State", "state_path")
+_export("engine", "parse_step_list", "select_steps")
+_export("contract", "Status", "FileDiff", "FileCheck", "StepCheck", "StepPreview", "StepResult", "StepOutcome")
+_export("steps", "STEP_NAMES")
+_export("state", "State", "state_path")
 _export("events", "Event", "EventSink", "StepStarted", "StepFinished", "Progress", "Note", "human_size",
         "ignore_events")
 _export("errors", "InstallerError", "PlanError", "UsageError", "DriftError", "SecretError", "StateError",
@@ -38,11 +38,11 @@ _export("errors", "InstallerError", "PlanError", "UsageError", "DriftError", "Se
         "LOAD_SCHEMA_ANYWAY", "PREVIEW_HOSTS_LINES")
 _export("lock", "LockedError")
 _export("database", "DatabaseError", "HostNotAllowed", "PasswordRefused", "Probe", "probe_database")
-_export("plan", "Plan", "PlanProblem", "ROLES", "LOCAL_REGISTRY_MODES", "parse_plan")
-_export("plan_io", "PlanDraft", "NodeDraft", "ServerDraft", "DEFAULT_HOSTS_FILE", "FIELDS_BY_PATH",
+_export("plan.model", "Plan", "PlanProblem", "ROLES", "LOCAL_REGISTRY_MODES", "parse_plan")
+_export("plan.draft", "PlanDraft", "NodeDraft", "ServerDraft", "DEFAULT_HOSTS_FILE", "FIELDS_BY_PATH",
         "problem_field", "problems_under", "rebase_paths", "PLAN_READ_ERRORS")
-_export("validate", "CheckedPlan", "check_plan", "check_parsed", "EXPECTED_VERSIONS")
-_export("derive", "Layout", "NodeLayout", "ServerLayout")
+_export("plan.check", "CheckedPlan", "check_plan", "check_parsed", "EXPECTED_VERSIONS")
+_export("plan.derive", "Layout", "NodeLayout", "ServerLayout")
 _export("secrets", "Secrets", "APP_PASSWORD_ENV", "ADMIN_PASSWORD_ENV", "SECRET_ENV_NAMES", "PasswordSource",
         "resolve_password", "terminal_prompt")
 _export("verify", "VerifyReport", "CheckOutcome")

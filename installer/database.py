@@ -26,7 +26,6 @@ import pymysql
 import pymysql.cursors
 import pymysql.err
 
-from installer.derive import Layout
 from installer.errors import (
     GIVE_PASSWORD,
     LOAD_SCHEMA_ANYWAY,
@@ -35,6 +34,7 @@ from installer.errors import (
     InstallerError,
     Remedy,
 )
+from installer.plan.derive import Layout
 from installer.sqlscript import Statement, script_objects, split_statements
 
 DATABASE_CHARSET = "latin1"  # what WSO2's MySQL instructions of the Carbon 4 era ask for (767-byte keys)

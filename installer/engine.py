@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
+from installer.contract import Status, StepCheck, StepOutcome, StepPreview
 from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
 from installer.events import EventSink, Note, StepFinished, StepStarted, ignore_events
 from installer.faults import crash_point
 from installer.lock import locked_state
-from installer.patchers.base import FileDiff, Status
+from installer.plan.check import CheckedPlan, check_plan
 from installer.secrets import Secrets
 from installer.state import State, log_path, state_path
-from installer.steps import STEP_CLASSES, STEP_NAMES, RunContext, Step, StepCheck, StepPreview
-from installer.validate import CheckedPlan, check_plan
+from installer.steps import STEP_CLASSES, STEP_NAMES
+from installer.steps.base import RunContext, Step
 
 log = logging.getLogger("wso2_cluster")
 
@@ -38,15 +38,6 @@ def parse_step_list(text: str | None, option: str) -> tuple[str, ...]:
 def select_steps(only: Iterable[str] = (), skip: Iterable[str] = ()) -> tuple[str, ...]:
     only, skip = tuple(only), set(skip)
     return tuple(name for name in STEP_NAMES if (not only or name in only) and name not in skip)
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    name: str
-    status: Status
-    message: str
-    diffs: tuple[FileDiff, ...] = ()
-    changed: bool = False
 
 
 class Installer:

@@ -12,10 +12,6 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from installer.derive import (
-    Layout,
-    NodeLayout,
-)
 from installer.errors import READ_NODE_LOG, START_NODE, InstallerError, Remedy
 from installer.expectations import (
     FailureSeen,
@@ -29,6 +25,10 @@ from installer.expectations import (
     expectations_for,
 )
 from installer.logwatch import LogFollower, LogLine
+from installer.plan.derive import (
+    Layout,
+    NodeLayout,
+)
 from installer.processes import CARBON_LOG, CONSOLE_LOG, NodeProcess, exit_status, is_running
 from installer.verify import CheckOutcome, tail_lines
 

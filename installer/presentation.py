@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from installer.derive import Layout
+from installer.plan.derive import Layout
 
 
 def layout_tables(layout: Layout) -> list[Table]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psutil
 
-from installer.derive import NodeLayout
 from installer.errors import InstallerError
+from installer.plan.derive import NodeLayout
 from installer.secrets import SECRET_ENV_NAMES
 
 START_SCRIPT = "bin/wso2server.sh"

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from installer.atomic import atomic_write_text
-from installer.derive import Layout
-from installer.patchers.base import redact_passwords
+from installer.files.base import redact_passwords
+from installer.plan.derive import Layout
 
 REPORT_FORMAT = 1
 PASSED = ("done", "ok")

@@ -15,20 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer import launch, processes
-from installer.derive import Layout, NodeLayout, ServerLayout
-from installer.engine import Installer, StepOutcome
+from installer.contract import Status, StepCheck, StepOutcome, StepPreview
+from installer.engine import Installer
 from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
 from installer.events import EventSink, ignore_events
 from installer.expectations import FailureSeen, Milestone, MilestoneReached, MilestoneWatch, expectations_for
 from installer.lock import locked_state
 from installer.logwatch import ChangeWaiter, LogFollower, LogLine
-from installer.patchers.base import Status
-from installer.plan import Plan
+from installer.plan.check import CheckedPlan, check_plan
+from installer.plan.derive import Layout, NodeLayout, ServerLayout
+from installer.plan.model import Plan
 from installer.processes import CARBON_LOG
 from installer.secrets import Secrets
-from installer.state import STEP_NAMES
-from installer.steps import StartStep, StepCheck, StepPreview, VerifyStep
-from installer.validate import CheckedPlan, check_plan
+from installer.steps import STEP_NAMES
+from installer.steps.start import StartStep
+from installer.steps.verify import VerifyStep
 from installer.verify import VerifyReport
 
 APP_PASSWORD = "db_password"

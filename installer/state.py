@@ -15,9 +15,6 @@ from typing import Any
 from installer.atomic import atomic_write_text
 from installer.errors import CHOOSE_SERVER, Remedy, StateError
 
-# Every step of the engine, in the order it runs them (the state file records each by name).
-STEP_NAMES = ("preflight", "extract", "configure", "database", "hosts", "start", "verify")
-
 STATE_FORMAT = 1
 STATE_FOLDER = ".wso2-cluster"
 

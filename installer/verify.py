@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from installer import database, hostsfile
-from installer.derive import Layout, NodeLayout, ServerLayout
+from installer import database
 from installer.errors import GIVE_PASSWORD, RUN_STEP, START_NODE, InstallerError, Remedy
+from installer.files import hosts
+from installer.plan.derive import Layout, NodeLayout, ServerLayout
 from installer.processes import CARBON_LOG, CONSOLE_LOG, NodeProcess, is_running
 
 NODE_HEADER = "X-Carbon-Node"
@@ -193,7 +194,7 @@ def check_hosts(server: ServerLayout) -> list[CheckOutcome]:
         return [CheckOutcome("host names", False, f"cannot read {server.hosts_file}: {error.strerror}", "")]
     wrong = []
     for entry in server.hosts_entries:
-        resolved = hostsfile.resolve(data, entry.hostname)
+        resolved = hosts.resolve(data, entry.hostname)
         if resolved != entry.address:
             wrong.append(f"{entry.hostname} -> {resolved or 'nothing'} (want {entry.address})")
     return [CheckOutcome("host names", not wrong,

@@ -10,14 +10,14 @@ import sys
 import pytest
 
 from cli.parser import main
-from installer.hostsfile import read_block
-from installer.patchers.axis2 import read_axis2
-from installer.patchers.carbon import read_carbon
-from installer.patchers.datasources import read_datasources
-from installer.patchers.lbconf import read_services
-from installer.patchers.registry import read_registry
-from installer.patchers.settings import WkaMember
-from installer.patchers.usermgt import read_user_mgt
+from installer.files.axis2 import read_axis2
+from installer.files.carbon import read_carbon
+from installer.files.datasources import read_datasources
+from installer.files.hosts import read_block
+from installer.files.lbconf import read_services
+from installer.files.registry import read_registry
+from installer.files.settings import WkaMember
+from installer.files.usermgt import read_user_mgt
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import build_all
 from tests.support.plans import UNUSED_DATABASE_PORT as DB_PORT

@@ -249,7 +249,7 @@ def test_alias_bomb_is_refused_by_the_wizards_loader(tmp_path, bomb):
     path = tmp_path / "plan.yaml"
     path.write_text(seed_text() + bomb())
     script = ("import sys, yaml\n"
-              "from installer.plan_io import PlanDraft\n"
+              "from installer.plan.draft import PlanDraft\n"
               "try:\n"
               "    PlanDraft.from_yaml(open(sys.argv[1]).read())\n"
               "except yaml.YAMLError as error:\n"

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from installer.engine import Installer
-from installer.hostsfile import read_block
-from installer.patchers import base
+from installer.files import base
+from installer.files.hosts import read_block
+from installer.plan.check import check_plan
 from installer.state import state_path
-from installer.validate import check_plan
 from tests.support.plans import write_seed_plan
 
 SERVER = "server-206"

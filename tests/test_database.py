@@ -10,9 +10,9 @@ import pymysql
 import pytest
 
 from installer import database
-from installer.derive import derive
-from installer.patchers.datasources import read_datasources
-from installer.plan import load_plan
+from installer.files.datasources import read_datasources
+from installer.plan.derive import derive
+from installer.plan.model import load_plan
 from installer.sqlscript import script_objects, split_statements
 from tests.paths import CARBON_CONFIGS_DIR
 from tests.support.build_distributions import MYSQL_SQL, FixtureFile, build_all, build_esb

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from installer import atomic
+from installer.contract import Status
 from installer.errors import ConfigFileError
-from installer.patchers.base import FilePatch, Status, redact_passwords
+from installer.files.base import FilePatch, redact_passwords
 
 
 def upper_of(original: bytes) -> bytes:
@@ -148,3 +149,17 @@ def test_a_file_already_as_wanted_is_done_whatever_the_record_says(tmp_path):
     # A real hand edit is still drift.
     target.write_bytes(b"B\nmine\n")
     assert plan_changed.check(second_fingerprint).status == Status.DRIFTED
+
+
+def test_every_patcher_has_the_one_signature():
+    import inspect
+
+    from installer.files import axis2, carbon, datasources, lbconf, registry, usermgt
+
+    patchers = [axis2.patch_axis2, carbon.patch_carbon, datasources.patch_datasources, usermgt.patch_user_mgt,
+                registry.patch_registry, lbconf.patch_loadbalancer]
+    for patch in patchers:
+        parameters = inspect.signature(patch).parameters.values()
+        assert [(parameter.name, parameter.kind) for parameter in parameters] == [
+            ("original", inspect.Parameter.POSITIONAL_OR_KEYWORD), ("settings", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            ("path", inspect.Parameter.KEYWORD_ONLY)], patch.__name__

@@ -13,8 +13,8 @@ import pytest
 from installer import atomic
 from installer.engine import Installer
 from installer.errors import ConfigFileError, InstallerError
-from installer.hostsfile import read_block, render_hosts
-from installer.validate import check_plan
+from installer.files.hosts import read_block, render_hosts
+from installer.plan.check import check_plan
 from tests.support.plans import write_seed_plan
 
 SERVER = "server-206"

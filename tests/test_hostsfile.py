@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from installer.errors import ConfigFileError
-from installer.hostsfile import Shadow, read_block, render_hosts, resolve, shadowing_lines
+from installer.files.hosts import Shadow, read_block, render_hosts, resolve, shadowing_lines
 
 CLUSTER = "wso2.esb.domain"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from installer.patchers.base import sha256_bytes
+from installer.files.base import sha256_bytes
 from installer.state import state_path
 from tests.support.build_distributions import build_all
 from tests.support.plans import write_seed_plan

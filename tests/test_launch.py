@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from installer.files.datasources import read_datasources
 from installer.lock import install_lock
-from installer.patchers.datasources import read_datasources
 from installer.secrets import SECRET_ENV_NAMES
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import build_all

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import installer
 from tests.paths import REPO_DIR
 
@@ -39,7 +41,7 @@ def ui_modules_loaded_by(modules: list[str]) -> str:
 
 
 def test_the_check_itself_would_notice_textual():
-    assert "textual" in ui_modules_loaded_by(["installer.plan", "textual.app"]).split(",")
+    assert "textual" in ui_modules_loaded_by(["installer.plan.model", "textual.app"]).split(",")
 
 
 def ui_imports(source: str) -> list[str]:
@@ -142,3 +144,28 @@ def test_every_public_name_resolves():
 
     missing = [name for name in installer.__all__ if getattr(installer, name, None) is None]
     assert missing == []
+
+
+# --- what the wizard's first screen loads ------------------------------------------------------------
+
+def engine_modules_loaded_by(statement: str) -> list[str]:
+    script = f"import sys\n{statement}\nprint(' '.join(sorted(m for m in sys.modules if m.startswith('installer.'))))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_DIR, capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(("name", "modules"), [
+    ("STEP_NAMES", ["installer.steps"]),  # not the steps themselves, nor the database driver they load
+    ("PlanDraft", ["installer.plan", "installer.plan.draft", "installer.plan.load"]),  # nor derive / check
+])
+def test_the_first_screens_names_load_only_their_own_modules(name, modules):
+    assert engine_modules_loaded_by(f"from installer import {name}") == modules
+
+
+def test_the_step_order_is_one_list_and_each_step_is_named_after_its_module():
+    from installer.steps import STEP_CLASSES, STEP_NAMES
+
+    assert STEP_NAMES == ("preflight", "extract", "configure", "database", "hosts", "start", "verify")
+    assert list(STEP_CLASSES) == list(STEP_NAMES)
+    assert [(step.name, step.__module__) for step in STEP_CLASSES.values()] == [
+        (name, f"installer.steps.{name}") for name in STEP_NAMES]

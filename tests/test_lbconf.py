@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from installer.errors import ConfigFileError
-from installer.patchers.lbconf import (
+from installer.files.lbconf import (
     Block,
     Property,
     decode,
@@ -16,7 +16,7 @@ from installer.patchers.lbconf import (
     read_services,
     semantic_tree,
 )
-from installer.patchers.settings import LbServiceDomain, LoadBalancerSettings
+from installer.files.settings import LbServiceDomain, LoadBalancerSettings
 from tests.paths import CARBON_CONFIGS_DIR, real_config_files
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "lbconf"
@@ -551,7 +551,7 @@ def test_nested_unclosed_blocks_are_all_named():
 
 
 def test_an_unparsable_file_is_refused_before_any_write(tmp_path):
-    from installer.patchers.base import FilePatch
+    from installer.files.base import FilePatch
 
     target = tmp_path / "loadbalancer.conf"
     broken, _ = _insert_after(ELB_CONFS_TO_BREAK[0].read_bytes(), b"loadbalancer {", b"    extra {\n")
@@ -568,7 +568,7 @@ def test_an_unparsable_file_is_refused_before_any_write(tmp_path):
 def test_a_result_that_would_not_read_back_as_patched_is_refused(monkeypatch):
     # The second line of defence, should a structure slip past the brace check: the patch
     # verifies that its own output is already patched, so a run can never append twice.
-    from installer.patchers import lbconf
+    from installer.files import lbconf
 
     monkeypatch.setattr(lbconf, "_check_balanced", lambda conf: None)
     broken, _ = _insert_after(ELB_CONFS_TO_BREAK[0].read_bytes(), b"loadbalancer {", b"    extra {\n")

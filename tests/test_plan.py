@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from installer.derive import derive
 from installer.errors import PlanError
-from installer.patchers.settings import WkaMember
-from installer.plan import load_plan, parse_plan
-from installer.validate import check_plan, validate
+from installer.files.settings import WkaMember
+from installer.plan.check import check_plan, validate
+from installer.plan.derive import derive
+from installer.plan.model import load_plan, parse_plan
 from tests.paths import REPO_DIR
 
 SEED_PLAN = REPO_DIR / "assets" / "examples" / "seed.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from installer.derive import NodeLayout
+from installer.plan.derive import NodeLayout
 from installer.processes import (
     CONSOLE_LOG,
     NodeProcess,

@@ -8,8 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from installer.plan import PlanProblem, parse_plan
-from installer.plan_io import (
+from installer.plan.draft import (
     NODE_FIELDS,
     SCALAR_FIELDS,
     SERVER_FIELDS,
@@ -21,6 +20,7 @@ from installer.plan_io import (
     problems_under,
     rebase_paths,
 )
+from installer.plan.model import PlanProblem, parse_plan
 from tests.support.plans import SEED_PLAN
 from tests.test_bad_input import BAD_YAML, line_of
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from installer.plan.check import check_plan
 from installer.report import ReportItem, build_report, to_json, to_markdown, write_report
-from installer.validate import check_plan
 from tests.support.build_distributions import build_all
 from tests.support.plans import write_seed_plan
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from textual.widgets import Checkbox, DataTable, Input, Select
 
-from installer.plan_io import PlanDraft
+from installer.plan.draft import PlanDraft
 from screens.widgets import FormField
 from tests.support.build_distributions import build_all
 from tests.test_tui_support import (

@@ -7,7 +7,7 @@ away are only lines we manage; a second run returns the same bytes.
 
 Decision tested here: axis2.xml files that cluster with Hazelcast (Carbon 4.2: the 4.2 kernel and
 ESB 4.8.1) are refused with a ConfigFileError rather than rewritten to Tribes; see
-installer/patchers/axis2.py for why.
+installer/files/axis2.py for why.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import pytest
 from lxml import etree
 
 from installer.errors import ConfigFileError
-from installer.patchers.axis2 import TRIBES_AGENT_CLASS, patch_axis2, read_axis2
-from installer.patchers.carbon import patch_carbon, read_carbon
-from installer.patchers.datasources import patch_datasources, read_datasources
-from installer.patchers.registry import patch_registry, read_registry
-from installer.patchers.settings import Axis2Settings, CarbonSettings, DatasourcesSettings, RegistrySettings
-from installer.patchers.usermgt import patch_user_mgt, read_user_mgt
+from installer.files.axis2 import TRIBES_AGENT_CLASS, patch_axis2, read_axis2
+from installer.files.carbon import patch_carbon, read_carbon
+from installer.files.datasources import patch_datasources, read_datasources
+from installer.files.registry import patch_registry, read_registry
+from installer.files.settings import Axis2Settings, CarbonSettings, DatasourcesSettings, RegistrySettings
+from installer.files.usermgt import patch_user_mgt, read_user_mgt
 from tests.paths import CARBON_CONFIGS_DIR, real_config_files
 from tests.test_xml_patchers import (
     ELB_AXIS2,

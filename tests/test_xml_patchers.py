@@ -18,11 +18,11 @@ import pytest
 from lxml import etree
 
 from installer.errors import ConfigFileError
-from installer.patchers.axis2 import TRIBES_AGENT_CLASS, patch_axis2, read_axis2
-from installer.patchers.carbon import CarbonValues, patch_carbon, read_carbon
-from installer.patchers.datasources import patch_datasources, read_datasources
-from installer.patchers.registry import patch_registry, read_registry
-from installer.patchers.settings import (
+from installer.files.axis2 import TRIBES_AGENT_CLASS, patch_axis2, read_axis2
+from installer.files.carbon import CarbonValues, patch_carbon, read_carbon
+from installer.files.datasources import patch_datasources, read_datasources
+from installer.files.registry import patch_registry, read_registry
+from installer.files.settings import (
     Axis2Settings,
     CarbonSettings,
     Datasource,
@@ -32,7 +32,7 @@ from installer.patchers.settings import (
     UserMgtSettings,
     WkaMember,
 )
-from installer.patchers.usermgt import patch_user_mgt, read_user_mgt
+from installer.files.usermgt import patch_user_mgt, read_user_mgt
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "xml"
 

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from installer.errors import ConfigFileError
-from installer.patchers.xmlsplice import (
+from installer.files.xmlsplice import (
     Doctype,
     ProcessingInstruction,
     SpliceBugError,

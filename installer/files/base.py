@@ -18,10 +18,11 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
+from typing import Any, Protocol
 
 from installer.atomic import atomic_write_bytes
+from installer.contract import FileCheck, FileDiff, Status
 from installer.errors import ConfigFileError
 from installer.faults import crash_point
 
@@ -29,41 +30,14 @@ REDACTED = "********"
 _PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.IGNORECASE | re.DOTALL)
 
 
-class Status(StrEnum):
-    DONE = "done"
-    PENDING = "pending"
-    DRIFTED = "drifted"
-    FAILED = "failed"
+class PatchFunction(Protocol):
+    """The one signature of the file patchers (``patch_axis2``, ``patch_carbon``,
+    ``patch_datasources``, ``patch_user_mgt``, ``patch_registry``, ``patch_loadbalancer``): the
+    original bytes and the settings derived for the file give the bytes to write, ``original``
+    itself when nothing would change; ``path`` names the file in errors. A file it cannot patch
+    raises ``ConfigFileError``."""
 
-
-@dataclass(frozen=True)
-class FileDiff:
-    """A unified diff of one file, secrets already removed; empty ``text`` means no change."""
-
-    path: Path
-    text: str
-    label: str = ""
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.text)
-
-
-@dataclass(frozen=True)
-class FileCheck:
-    """``fingerprint``: that of the file on disk ("" when it is missing), what the caller records
-    for a file found done."""
-
-    path: Path
-    label: str
-    status: Status
-    reason: str
-    diff: FileDiff
-    fingerprint: str = ""
-
-    def outdates(self, recorded: str | None) -> bool:
-        """Done, but ``recorded`` (kept from before a crash that followed the write) no longer matches."""
-        return self.status == Status.DONE and recorded is not None and self.fingerprint != recorded
+    def __call__(self, original: bytes, settings: Any, /, *, path: str) -> bytes: ...
 
 
 def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:

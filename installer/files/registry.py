@@ -1,6 +1,6 @@
 """``repository/conf/registry.xml``: the shared registry database and its mounts.
 
-What :func:`patch_registry` makes true is :class:`~installer.patchers.settings.RegistrySettings`'
+What :func:`patch_registry` makes true is :class:`~installer.files.settings.RegistrySettings`'
 docstring, in the seed's shape::
 
     <dbConfig name="sharedregistry"><dataSource>jdbc/WSO2RegistryDB</dataSource></dbConfig>
@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
-from installer.patchers.settings import RegistryMount, RegistrySettings
-from installer.patchers.xmlsplice import Element, NewElement, XmlDocument, build_element
+from installer.files.settings import RegistryMount, RegistrySettings
+from installer.files.xmlsplice import Element, NewElement, XmlDocument, build_element
 
 _RESTORE_HINT = "Restore repository/conf/registry.xml from the distribution zip and run the installer again."
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from installer.patchers.settings import (
+from installer.files.settings import (
     Axis2Settings,
     CarbonSettings,
     Datasource,
@@ -25,7 +25,7 @@ from installer.patchers.settings import (
     UserMgtSettings,
     WkaMember,
 )
-from installer.plan import NodeSpec, Plan, ServerSpec
+from installer.plan.model import NodeSpec, Plan, ServerSpec
 
 # Carbon's default ports, each moved by the node's <Offset>; the clustering port is not.
 SERVLET_HTTP = 9763
@@ -359,7 +359,7 @@ def _local_registry_db(plan: Plan, node: NodeSpec) -> str | None:
 
 def derive(plan: Plan) -> Layout:
     """The derived layout of a plan whose shape is valid (cross-field problems are reported by
-    ``installer.validate``; derivation still produces a layout so they can all be found)."""
+    ``installer.plan.check``; derivation still produces a layout so they can all be found)."""
     cluster = plan.cluster
     names = cluster.hostnames
     by_role: dict[str, list[tuple[ServerSpec, NodeSpec]]] = defaultdict(list)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
-from installer.patchers.settings import CarbonSettings
-from installer.patchers.xmlsplice import Element, NewElement, XmlDocument
+from installer.files.settings import CarbonSettings
+from installer.files.xmlsplice import Element, NewElement, XmlDocument
 
 _RESTORE_HINT = "Restore repository/conf/carbon.xml from the distribution zip and run the installer again."
 

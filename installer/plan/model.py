@@ -2,8 +2,8 @@
 
 Loading checks the *shape* (unknown keys, missing keys, types, value syntax) and reports every
 problem at once, each naming the file, line and key path and what to do. Cross-field rules
-(collisions, roles, distributions) live in ``installer.validate``; derived values in
-``installer.derive``.
+(collisions, roles, distributions) live in ``installer.plan.check``; derived values in
+``installer.plan.derive``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from installer.errors import PlanError
-from installer.plan_io import PlanLoader, PlanYAMLError, short_tag
+from installer.plan.load import PlanLoader, PlanYAMLError, short_tag
 
 ROLES = ("elb", "manager", "worker")
 LOCAL_REGISTRY_MODES = ("per-role", "per-node")

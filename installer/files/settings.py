@@ -1,6 +1,6 @@
 """What each patcher is asked to make true, as plain frozen values.
 
-Derivation (``installer.derive``) computes these from the plan; the patchers in this package turn
+Derivation (``installer.plan.derive``) computes these from the plan; the patchers in this package turn
 an original file plus one of these into the patched file. Nothing here reads or writes files.
 """
 

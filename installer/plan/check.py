@@ -7,7 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.derive import (
+from installer.distribution import check_archive, expect_product, inspect_distribution, inspect_jdbc_driver
+from installer.errors import DistributionError, PlanError
+from installer.plan.derive import (
     HIGHEST_OFFSET,
     HIGHEST_PORT,
     Layout,
@@ -16,9 +18,7 @@ from installer.derive import (
     database_port_on,
     derive,
 )
-from installer.distribution import check_archive, expect_product, inspect_distribution, inspect_jdbc_driver
-from installer.errors import DistributionError, PlanError
-from installer.plan import KeyPath, Plan, PlanProblem, format_path, load_plan_file
+from installer.plan.model import KeyPath, Plan, PlanProblem, format_path, load_plan_file
 
 EXPECTED_VERSIONS = {"esb": "4.7.0", "elb": "2.0.3"}
 PRODUCT_LABELS = {"esb": "WSO2 ESB", "elb": "WSO2 ELB"}

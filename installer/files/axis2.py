@@ -1,6 +1,6 @@
 """``repository/conf/axis2/axis2.xml``: Tribes clustering and the ELB / manager transports.
 
-What :func:`patch_axis2` makes true is :class:`~installer.patchers.settings.Axis2Settings`'
+What :func:`patch_axis2` makes true is :class:`~installer.files.settings.Axis2Settings`'
 docstring; the seed (Clustering Guide 4.1.0) is the reference. Only elements that are not
 commented out are read or changed: the commented-out examples the file ships with stay as they
 are (a new ``localMemberHost`` or ``WSDLEPRPrefix`` is written right after its commented-out
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
-from installer.patchers.settings import Axis2Settings, WkaMember
-from installer.patchers.xmlsplice import Element, NewElement, XmlDocument, build_element
+from installer.files.settings import Axis2Settings, WkaMember
+from installer.files.xmlsplice import Element, NewElement, XmlDocument, build_element
 
 TRIBES_AGENT_CLASS = "org.apache.axis2.clustering.tribes.TribesClusteringAgent"
 PORT_MAPPING_PREFIX = "port.mapping."

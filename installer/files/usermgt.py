@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from installer.errors import ConfigFileError
-from installer.patchers.settings import UserMgtSettings
-from installer.patchers.xmlsplice import Element, XmlDocument
+from installer.files.settings import UserMgtSettings
+from installer.files.xmlsplice import Element, XmlDocument
 
 _RESTORE_HINT = "Restore repository/conf/user-mgt.xml from the distribution zip and run the installer again."
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from installer.errors import ConfigFileError
-from installer.patchers.settings import LbServiceDomain, LoadBalancerSettings
+from installer.files.settings import LbServiceDomain, LoadBalancerSettings
 
 ENCODING = "utf-8"
 ENCODING_ERRORS = "surrogateescape"

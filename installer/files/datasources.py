@@ -1,7 +1,7 @@
 """``repository/conf/datasources/master-datasources.xml``: the RDBMS datasources of a node.
 
 What :func:`patch_datasources` makes true is
-:class:`~installer.patchers.settings.DatasourcesSettings`' docstring. An existing datasource is
+:class:`~installer.files.settings.DatasourcesSettings`' docstring. An existing datasource is
 "ours" when its name or JNDI name is one of ours (so the default H2 ``WSO2_CARBON_DB`` /
 ``jdbc/WSO2CarbonDB`` is taken over by the seed's local registry datasource).
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from installer.errors import ConfigFileError
-from installer.patchers.settings import Datasource, DatasourcesSettings
-from installer.patchers.xmlsplice import Element, NewElement, XmlDocument, build_element
+from installer.files.settings import Datasource, DatasourcesSettings
+from installer.files.xmlsplice import Element, NewElement, XmlDocument, build_element
 
 _RESTORE_HINT = (
     "Restore repository/conf/datasources/master-datasources.xml from the distribution zip and run "

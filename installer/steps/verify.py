@@ -1,0 +1,86 @@
+"""The verify step: the seed's "Testing the cluster", and more."""
+
+from __future__ import annotations
+
+from installer import launch, verify
+from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.errors import SHOW_DIFFS, Remedy
+from installer.lock import LockedError, locked_state
+from installer.steps.base import Step
+from installer.steps.configure import ConfigureStep
+from installer.steps.hosts import HostsStep
+from installer.steps.start import StartStep
+
+
+class VerifyStep(Step):
+    """The seed's "Testing the cluster", and more: every check must hold."""
+
+    always_apply = True
+
+    def report(self) -> verify.VerifyReport:
+        context = self.context
+        start = StartStep(context)
+        configure = ConfigureStep(context)
+        hosts = HostsStep(context)
+
+        def drift() -> list[verify.CheckOutcome]:
+            outcomes = []
+            for step in (configure, hosts):
+                check = step.check()
+                drifted = [file.path for file in check.files if file.status == Status.DRIFTED]
+                outcomes.append(verify.CheckOutcome(
+                    f"no drift ({step.name})", not drifted,
+                    "files as the installer wrote them" if not drifted else "changed by hand: " + ", ".join(map(str, drifted)),
+                    remedy=Remedy(SHOW_DIFFS) if drifted else None))
+            return outcomes
+
+        checks = [
+            lambda: verify.check_processes(context.server, start.node_processes()),
+            lambda: verify.check_ports(context.layout, context.server),
+            lambda: launch.membership_checks(context.layout, context.server.name, start.launch_offsets()),
+            lambda: verify.check_routing(context.layout, context.server.name),
+            lambda: verify.check_datasources(context.layout, context.server, context.secrets.db_password),
+            lambda: verify.check_hosts(context.server),
+            drift,
+        ]
+        return verify.VerifyReport(context.server.name, tuple(verify.run_checks(checks)))
+
+    def check(self) -> StepCheck:
+        if StartStep(self.context).check().status != Status.DONE:
+            return StepCheck(Status.PENDING, "checked once this server's nodes are started")
+        report = self.report()
+        if report.ok:
+            return StepCheck(Status.DONE, f"{len(report.checks)} checks hold")
+        if not report.failures:
+            return StepCheck(Status.PENDING, report.summary + ": " + "; ".join(c.detail for c in report.pending))
+        return StepCheck(Status.FAILED, "; ".join(check.detail for check in report.failures))
+
+    def record(self, report: verify.VerifyReport) -> bool:
+        """Keep the verdict in this server's state (Welcome offers Resume until it is green).
+        Under the install dir's lock, which reads the state again first; while another run
+        holds it, the verdict is not kept (that run records its own) and False is returned."""
+        try:
+            with locked_state(self.context.state, "verify"):
+                self.context.state.mark(self.name, Status.DONE.value if report.ok else report.status, report.summary)
+                self.context.state.save()
+        except LockedError:
+            return False
+        return True
+
+    def preview(self) -> StepPreview:
+        return StepPreview(("check processes, ports, membership in the ELB's and manager's logs, routing through "
+                            "the ELB, datasources, host names and drift",))
+
+    def apply(self, *, force: bool = False) -> StepResult:
+        report = self.report()
+        marks = {verify.PASSED: "ok  ", verify.FAILED: "FAIL", verify.PENDING: "wait"}
+        for check in report.checks:
+            self.note(f"{marks[check.status]} {check.name}: {check.detail}", "info" if check.ok else "warning")
+        if report.failures:
+            raise verify.VerificationFailed(report)
+        if report.pending:
+            # Normal on the first server of several: nothing failed, the rest is not started yet.
+            waiting = "; ".join(dict.fromkeys(check.hint for check in report.pending if check.hint))
+            return StepResult(False, f"{report.summary} on {self.context.server.name}: {waiting}",
+                              status=Status.PENDING)
+        return StepResult(False, f"the cluster holds on {self.context.server.name}: {len(report.checks)} checks")
