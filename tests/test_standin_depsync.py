@@ -50,6 +50,7 @@ from tests.support.carbon_standin.depsync import (
     DeploymentSynchronizer,
     DirectoryStore,
     RegistryStore,
+    build_synchronizer,
     registry_store,
 )
 from tests.support.carbon_standin.logs import CarbonLog
@@ -227,6 +228,25 @@ def test_the_config_registry_mount_decides_where_artefacts_are_shared(carbon_con
         "repository/database/standin-depsync-registry"
 
 
+@pytest.mark.parametrize("config, error", [
+    (DeploymentSynchronizerConfig(enabled=False, auto_commit=True, auto_checkout=True), None),
+    (DeploymentSynchronizerConfig(enabled=True, auto_checkout=True, repository_type="svn",
+                                  svn_url="http://svn.example.org/repos/"),
+     "Cannot reach the SVN repository http://svn.example.org/repos/"),
+    (DeploymentSynchronizerConfig(enabled=True, auto_checkout=True, repository_type="git"),
+     "Unsupported repository type: git"),
+], ids=["disabled", "svn-over-http", "unknown-type"])
+def test_no_synchronizer_runs_when_carbon_would_have_none(tmp_path, config, error):
+    node = NodeLog(tmp_path / "esb")
+    assert build_synchronizer(node.home, config, registry=None, datasources=(), resolver=HostResolver(None),
+                              bind_address="127.0.0.3", log=node.log) is None
+    errors = [text for level, text in node.messages() if level == "ERROR"]
+    if error is None:
+        assert errors == []  # disabled is no error: the node just never synchronizes
+    else:
+        assert len(errors) == 1 and f"DeploymentSynchronizerException: {error}" in node.raw()
+
+
 # --- proxies and the log mediator ----------------------------------------------------------------------
 
 
@@ -311,6 +331,9 @@ class NodeLog:
         self.home = home
         self.log = CarbonLog(home, console=io.StringIO())
         self.log.server_key = "ESB"
+
+    def raw(self) -> str:
+        return (self.home / "repository/logs/wso2carbon.log").read_text()
 
     def messages(self) -> list[tuple[str, str]]:
         """(level, message) of every line, with the exception lines left out."""
