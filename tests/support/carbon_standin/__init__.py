@@ -17,7 +17,11 @@ The node name is the home folder's name. The node reads its configuration as Car
 (:mod:`.config`), logs Carbon's lines to the console and to ``repository/logs/wso2carbon.log``
 (:mod:`.logs`), opens its MySQL datasources (:mod:`.database`), joins its well-known members
 (:mod:`.membership`), serves HTTP and, as ELB, routes by host name (:mod:`.transports`), and fails
-the way Carbon would where the installer can see it (:mod:`.server` runs it all).
+the way Carbon would where the installer can see it (:mod:`.server` runs it all). An ESB node
+hot-deploys proxy services and runs their log mediators for ``/services/<name>`` (:mod:`.synapse`,
+:mod:`.deployment`) and shares them through carbon.xml's DeploymentSynchronizer: the manager
+commits to the config registry (REGISTRY_DB when registry.xml mounts it) and tells the cluster,
+the workers check out (:mod:`.depsync`).
 
 It only ever talks to loopback addresses (127.0.0.0/8): a configuration that names another
 address is refused with an ERROR, never tried, so that tests cannot reach the machine's network.

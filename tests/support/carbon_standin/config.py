@@ -28,6 +28,7 @@ HOSTS_FILE_ENV = "CARBON_STANDIN_HOSTS_FILE"
 CARBON_XML = "repository/conf/carbon.xml"
 AXIS2_XML = "repository/conf/axis2/axis2.xml"
 MASTER_DATASOURCES_XML = "repository/conf/datasources/master-datasources.xml"
+REGISTRY_XML = "repository/conf/registry.xml"
 LOADBALANCER_CONF = "repository/conf/loadbalancer.conf"
 
 # Axis2's defaults for what the <clustering> section may leave out.
@@ -49,6 +50,12 @@ _SERVER_CONFIGURATION = "org.wso2.carbon.base.ServerConfiguration"
 _AXIS2_BUILDER = "org.apache.axis2.deployment.AxisConfigBuilder"
 _DATASOURCE_READER = "org.wso2.carbon.ndatasource.core.DataSourceRepository"
 _LB_CONFIGURATION = "org.wso2.carbon.lb.common.conf.LoadBalancerConfiguration"
+_REGISTRY_CONFIGURATION = "org.wso2.carbon.registry.core.config.RegistryConfigurationProcessor"
+
+# Carbon 4.1's deployment synchronizer uses the registry when <RepositoryType> is not given.
+DEFAULT_REPOSITORY_TYPE = "registry"
+# The config registry's path as the registry.xml of the seed mounts it (/_system/config).
+CONFIG_REGISTRY_PATH = "/_system/config"
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +206,18 @@ def _as_int(value: str, *, logger: str, what: str) -> int:
 
 
 @dataclass(frozen=True)
+class DeploymentSynchronizerConfig:
+    """carbon.xml's ``<DeploymentSynchronizer>``; its absence means disabled, as in a fresh pack."""
+
+    enabled: bool = False
+    auto_commit: bool = False
+    auto_checkout: bool = False
+    repository_type: str = DEFAULT_REPOSITORY_TYPE
+    svn_url: str | None = None
+    svn_url_append_tenant_id: bool = True
+
+
+@dataclass(frozen=True)
 class CarbonConfig:
     name: str
     server_key: str
@@ -206,6 +225,7 @@ class CarbonConfig:
     offset: int
     host_name: str | None
     mgt_host_name: str | None
+    deployment_synchronizer: DeploymentSynchronizerConfig = DeploymentSynchronizerConfig()
 
     @property
     def product(self) -> str:
@@ -231,6 +251,29 @@ def read_carbon_xml(home: Path, system_properties: dict[str, str]) -> CarbonConf
         offset=offset,
         host_name=_text(_child(root, "HostName")) or None,
         mgt_host_name=_text(_child(root, "MgtHostName")) or None,
+        deployment_synchronizer=_deployment_synchronizer(_child(root, "DeploymentSynchronizer")),
+    )
+
+
+def _parse_boolean(text: str | None, default: bool = False) -> bool:
+    """Java's Boolean.parseBoolean (what ServerConfiguration's readers use): only "true" is true."""
+    return default if text is None else text.strip().lower() == "true"
+
+
+def _deployment_synchronizer(element: etree._Element | None) -> DeploymentSynchronizerConfig:
+    if element is None:
+        return DeploymentSynchronizerConfig()
+
+    def value(name: str) -> str | None:
+        return _text(_child(element, name))
+
+    return DeploymentSynchronizerConfig(
+        enabled=_parse_boolean(value("Enabled")),
+        auto_commit=_parse_boolean(value("AutoCommit")),
+        auto_checkout=_parse_boolean(value("AutoCheckout")),
+        repository_type=(value("RepositoryType") or DEFAULT_REPOSITORY_TYPE).lower(),
+        svn_url=value("SvnUrl") or None,
+        svn_url_append_tenant_id=_parse_boolean(value("SvnUrlAppendTenantId"), default=True),
     )
 
 
@@ -378,6 +421,90 @@ def read_master_datasources(home: Path) -> tuple[DatasourceConfig, ...] | None:
             driver_class=_text(_child(configuration, "driverClassName")),
         ))
     return tuple(found)
+
+
+# --------------------------------------------------------------------------------------------
+# registry.xml
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistryDbConfig:
+    """A ``<dbConfig>``: a datasource by JNDI name (Carbon 4.x), or an inline connection (older)."""
+
+    name: str
+    data_source: str | None
+    url: str | None = None
+    user_name: str | None = None
+    password: str | None = None
+    driver_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteRegistryInstance:
+    instance_id: str
+    db_config: str | None
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class RegistryMount:
+    path: str
+    instance_id: str
+    target_path: str
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    current_db_config: str | None
+    db_configs: dict[str, RegistryDbConfig]
+    remote_instances: dict[str, RemoteRegistryInstance]
+    mounts: tuple[RegistryMount, ...]
+
+    def config_registry_mount(self) -> tuple[RegistryMount, RemoteRegistryInstance] | None:
+        """The mount that serves /_system/config from a remote instance, if registry.xml has one.
+
+        A mount naming an instance registry.xml does not define mounts nothing: the config registry
+        stays in the node's own database."""
+        for mount in self.mounts:
+            if mount.path.rstrip("/") == CONFIG_REGISTRY_PATH:
+                instance = self.remote_instances.get(mount.instance_id)
+                if instance is not None:
+                    return mount, instance
+        return None
+
+
+def _registry_path(text: str | None) -> str:
+    path = "/" + (text or "").strip().strip("/")
+    return path if path != "/" else "/"
+
+
+def read_registry_xml(home: Path) -> RegistryConfig | None:
+    """The parts of registry.xml that say where the config registry lives; None without the file."""
+    path = home / REGISTRY_XML
+    if not path.exists():
+        return None
+    root = parse_xml(path, logger=_REGISTRY_CONFIGURATION, what="the registry configuration")
+    db_configs: dict[str, RegistryDbConfig] = {}
+    for element in _children(root, "dbConfig"):
+        name = element.get("name", "").strip()
+        # The registry keeps the first of two dbConfigs with the same name.
+        db_configs.setdefault(name, RegistryDbConfig(
+            name=name, data_source=_text(_child(element, "dataSource")) or None,
+            url=_text(_child(element, "url")) or None, user_name=_text(_child(element, "userName")) or None,
+            password=_raw_text(_child(element, "password")), driver_name=_text(_child(element, "driverName")) or None))
+    instances: dict[str, RemoteRegistryInstance] = {}
+    for element in _children(root, "remoteInstance"):
+        instance_id = _text(_child(element, "id")) or ""
+        instances.setdefault(instance_id, RemoteRegistryInstance(
+            instance_id=instance_id, db_config=_text(_child(element, "dbConfig")) or None,
+            read_only=_parse_boolean(_text(_child(element, "readOnly")))))
+    mounts = tuple(RegistryMount(path=_registry_path(element.get("path")),
+                                 instance_id=_text(_child(element, "instanceId")) or "",
+                                 target_path=_registry_path(_text(_child(element, "targetPath"))))
+                   for element in _children(root, "mount"))
+    return RegistryConfig(current_db_config=_text(_child(root, "currentDBConfig")) or None,
+                          db_configs=db_configs, remote_instances=instances, mounts=mounts)
 
 
 # --------------------------------------------------------------------------------------------

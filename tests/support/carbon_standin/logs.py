@@ -47,8 +47,8 @@ class CarbonLog:
     def info(self, logger: str, message: str) -> None:
         self.write("INFO", logger, message)
 
-    def warn(self, logger: str, message: str) -> None:
-        self.write("WARN", logger, message)
+    def warn(self, logger: str, message: str, exception: Sequence[str] = ()) -> None:
+        self.write("WARN", logger, message, exception)
 
     def error(self, logger: str, message: str, exception: Sequence[str] = ()) -> None:
         self.write("ERROR", logger, message, exception)

@@ -20,6 +20,10 @@ The protocol (a new connection starts with the first message):
 * ``GET_CONFIGURATION {member}`` - the initialization request a joined member sends to the
   members it knows, one at a time, until one answers ``CONFIGURATION``. Only a member of the
   requester's own domain answers so (an ELB has no ESB configuration to give: ``NO_CONFIGURATION``).
+* ``CLUSTER_MESSAGE {from|member, message}`` - a Carbon cluster message (a
+  ``SynchronizeRepositoryRequest``), sent by :meth:`ClusteringAgent.send_cluster_message` to every
+  member of the sender's domain it knows: over the link when there is one, else on a connection of
+  its own. Members of other domains (the ELB) never get it, as Tribes' domain filter drops it.
 
 A starting member that gets no answer from any WKA member logs ``No responses received from WKA
 members`` and tries again every 5 seconds, never reaching ``Cluster initialization completed.``,
@@ -277,6 +281,8 @@ class ClusteringAgent:
         self._added_static_names: list[str] = []
         self._listener: socket.socket | None = None
         self._initialized = threading.Event()
+        # Who gets the Carbon cluster messages this node receives (set before start()).
+        self.on_cluster_message: Callable[[dict[str, object]], None] | None = None
 
     # --- what the rest of the node asks ---------------------------------------------------------
 
@@ -290,6 +296,35 @@ class ClusteringAgent:
             return [record.info for record in self._records.values()
                     if record.link is not None and record.info is not None and record.info.domain == domain
                     and record.info.effective_sub_domain == sub_domain]
+
+    def send_cluster_message(self, message: dict[str, object]) -> None:
+        """Send a Carbon cluster message to every member of this node's domain it knows."""
+        with self._lock:
+            targets = [(record.info, record.link) for record in self._records.values()
+                       if record.info is not None and record.info.domain == self.local.domain
+                       and record.info.key != self.local.key]
+        for member, link in targets:
+            if link is not None:
+                link.send({"type": "CLUSTER_MESSAGE", "from": self.local.to_wire(), "message": message})
+                continue
+            # A member heard of through a WKA member: no link of our own, so a connection of its own.
+            try:
+                channel = Channel(_connect(member.host, member.port, self.local.host))
+            except OSError:
+                continue
+            try:
+                channel.send({"type": "CLUSTER_MESSAGE", "member": self.local.to_wire(), "message": message})
+            except OSError:
+                pass
+            finally:
+                channel.close()
+
+    def _deliver(self, sender: MemberInfo | None, message: object) -> None:
+        if sender is None or sender.domain != self.local.domain or not isinstance(message, dict):
+            return
+        handler = self.on_cluster_message
+        if handler is not None:
+            handler(message)
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -531,6 +566,8 @@ class ClusteringAgent:
             self._on_initialization_request(channel, member)
         else:
             channel.close()
+            if kind == "CLUSTER_MESSAGE":
+                self._deliver(member, message.get("message"))
 
     def _accepts(self, member: MemberInfo) -> bool:
         return member.domain == self.local.domain or member.domain in self.managed_domains
@@ -606,6 +643,11 @@ class ClusteringAgent:
 
     def _on_link_message(self, link: Link, message: dict[str, object]) -> None:
         kind = message.get("type")
+        if kind == "CLUSTER_MESSAGE":
+            with self._lock:
+                found = self._record_of(link)
+            self._deliver(found[1].info if found is not None else None, message.get("message"))
+            return
         if kind not in ("MEMBER_JOINED", "MEMBER_LEFT"):
             return
         try:

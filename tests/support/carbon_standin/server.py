@@ -1,8 +1,10 @@
 """The stand-in's main: start like a Carbon server, run until SIGTERM, stop like one.
 
 Start-up order follows Carbon 4.0/4.1: configuration, the datasources (registry and user manager),
-clustering (which blocks until the node has joined, as Tribes' WKA join does), the transports,
-then the start-up summary. Any failure is logged as Carbon logs it and ends the process with
+clustering (which blocks until the node has joined, as Tribes' WKA join does), on an ESB node the
+Synapse configuration (the proxies already deployed), the transports, then the start-up summary;
+after it the deployment scheduler runs (hot deployment and deployment synchronization,
+:mod:`.deployment`). Any failure is logged as Carbon logs it and ends the process with
 exit status 1; SIGTERM (or SIGINT) at any point shuts the node down and exits 0.
 """
 
@@ -31,8 +33,16 @@ from tests.support.carbon_standin.config import (
     read_carbon_xml,
     read_loadbalancer_conf,
     read_master_datasources,
+    read_registry_xml,
 )
 from tests.support.carbon_standin.database import DatasourceChecker
+from tests.support.carbon_standin.deployment import (
+    PROXY_SERVICES_DIR,
+    DeploymentScheduler,
+    HotDeployer,
+    ProxyServices,
+)
+from tests.support.carbon_standin.depsync import build_synchronizer
 from tests.support.carbon_standin.errors import StartupFailure
 from tests.support.carbon_standin.logs import CarbonLog
 from tests.support.carbon_standin.membership import (
@@ -108,6 +118,7 @@ class CarbonStandin:
         self.carbon: CarbonConfig | None = None
         self.agent: ClusteringAgent | None = None
         self.servers: list[CarbonHttpServer] = []
+        self.scheduler: DeploymentScheduler | None = None
 
     @property
     def is_load_balancer(self) -> bool:
@@ -133,6 +144,7 @@ class CarbonStandin:
         else:
             host, host_configured = "127.0.0.1", False
         load_balanced: tuple[LoadBalancedDomain, ...] = ()
+        services: ProxyServices | None = None
         if self.is_load_balancer:
             load_balanced = read_loadbalancer_conf(loadbalancer_conf_path(self.home, self.arguments.system_properties))
         else:
@@ -140,6 +152,13 @@ class CarbonStandin:
             if datasources:
                 DatasourceChecker(self.home, log=self.log, resolver=self.resolver, bind_address=host,
                                   setup=self.arguments.flag("setup")).check_all(datasources)
+            services = ProxyServices()
+            synchronizer = build_synchronizer(
+                self.home, carbon.deployment_synchronizer, registry=read_registry_xml(self.home),
+                datasources=datasources or (), resolver=self.resolver, bind_address=host, log=self.log)
+            self.scheduler = DeploymentScheduler(HotDeployer(self.home / PROXY_SERVICES_DIR, services, self.log),
+                                                 synchronizer, worker_node=self.is_worker_node, log=self.log,
+                                                 stopping=self.stopping)
         http_port, https_port = self._transport_ports(axis2, carbon)
         if clustering is not None and clustering.enabled:
             local = MemberInfo(node=self.node_name, host=host, port=clustering.local_member_port,
@@ -149,15 +168,23 @@ class CarbonStandin:
             self.agent = ClusteringAgent(clustering, local, log=self.log, resolver=self.resolver,
                                          stopping=self.stopping, managed_groups=managed,
                                          local_host_configured=host_configured)
+            if self.scheduler is not None:
+                # Messages may come in while the node is still joining: the scheduler keeps them.
+                self.agent.on_cluster_message = self.scheduler.on_cluster_message
+                self.scheduler.send_cluster_message = self.agent.send_cluster_message
             self.agent.start()
         if self.stopping.is_set():
             raise ClusterJoinAborted()
+        if self.scheduler is not None:
+            self.scheduler.deployer.load_at_startup()
         context = NodeContext(node_name=self.node_name, product=carbon.name, host=host,
-                              worker_node=self.is_worker_node, log=self.log)
+                              worker_node=self.is_worker_node, log=self.log, services=services)
         if self.is_load_balancer:
             context.router = LoadBalancerRouter(load_balanced, self.agent)
         self.servers = start_listeners(context, self._listeners(http_port, https_port, carbon.offset))
         self._log_started(carbon, host)
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def _transport_ports(self, axis2: Axis2Config, carbon: CarbonConfig) -> tuple[int, int]:
         """The pass-through ports with the offset: what the node listens on and advertises."""
@@ -198,6 +225,8 @@ class CarbonStandin:
     def release(self, *, announce: bool = True) -> None:
         """Close every socket the node holds (``announce``: log it, as a shutdown does)."""
         self.stopping.set()
+        if self.scheduler is not None:
+            self.scheduler.join(timeout=5)  # a deployment or commit under way finishes first
         stop_listeners(self.servers)
         self.servers = []
         if self.agent is not None:

@@ -12,6 +12,12 @@ one, else its own HTTP (or HTTPS, for the https transport) pass-through port. Th
 response comes back as it is (its ``X-Carbon-Node`` included). No member: 503; a host name the
 ELB does not front: 404; a request to an address (no host name): the ELB answers itself.
 
+On an ESB node's pass-through ports, ``/services/<name>`` (any method) is a message for the proxy
+service ``<name>``: its inSequence runs (:mod:`.synapse`), LogMediator lines go to the node's log,
+and the answer is the mediation's (200 from ``<respond/>``, else 202 with no body). A name no proxy
+has goes, as in the ESB, to the default main sequence: ``<log level="full"/>``, then 202. Other
+paths keep the node's own one-line answer (the installer's checks ask for ``/``).
+
 A worker node (``-DworkerNode=true``) refuses changes through its management (servlet) ports,
 as the read-only node the seed describes.
 """
@@ -27,14 +33,17 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.support.carbon_standin.config import LoadBalancedDomain, is_ip_literal, is_loopback
+from tests.support.carbon_standin.deployment import ProxyServices
 from tests.support.carbon_standin.errors import java_exception
 from tests.support.carbon_standin.logs import CarbonLog
 from tests.support.carbon_standin.membership import ClusteringAgent, MemberInfo
+from tests.support.carbon_standin.synapse import MAIN_SEQUENCE, MessageContext, mediate
 
 NODE_HEADER = "X-Carbon-Node"
 PROXY_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 30.0
 CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+SERVICES_PREFIX = "/services/"
 # Headers that belong to one connection, not to the message (RFC 7230, section 6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
@@ -102,6 +111,7 @@ class NodeContext:
     worker_node: bool
     log: CarbonLog
     router: LoadBalancerRouter | None = None
+    services: ProxyServices | None = None  # an ESB node's deployed proxies
 
 
 class CarbonHttpServer(ThreadingHTTPServer):
@@ -143,6 +153,9 @@ class CarbonRequestHandler(BaseHTTPRequestHandler):
             if host_name and not is_ip_literal(host_name):
                 self._route(context.router, host_name, body)
                 return
+        if context.services is not None and not listener.servlet and self.path.startswith(SERVICES_PREFIX):
+            self._mediate(context.services, body)
+            return
         if context.worker_node and listener.servlet and self.command in CHANGING_METHODS:
             self._answer(403, f"{context.node_name} is a worker node (-DworkerNode=true): it is read-only and "
                               "refuses deployment changes; make them on the manager node\n")
@@ -164,6 +177,20 @@ class CarbonRequestHandler(BaseHTTPRequestHandler):
         if host.startswith("["):  # [ipv6]:port
             return host[1:].split("]", 1)[0]
         return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+    # --- proxy services -----------------------------------------------------------------------------
+
+    def _mediate(self, services: ProxyServices, body: bytes | None) -> None:
+        context = self.server.context
+        name = self.path[len(SERVICES_PREFIX):].split("?", 1)[0].split("/", 1)[0]
+        proxy = services.get(name) if name else None
+        message = MessageContext(to=self.path, method=self.command, headers=dict(self.headers.items()),
+                                 payload=body or b"", content_type=self.headers.get("Content-Type"),
+                                 server_ip=context.host, proxy_name=proxy.name if proxy else None)
+        result = mediate(proxy.in_sequence if proxy is not None else MAIN_SEQUENCE, message)
+        for entry in result.log:
+            context.log.write(entry.level, entry.logger, entry.message)
+        self._answer_bytes(result.status, result.body, result.content_type)
 
     # --- the load balancer ------------------------------------------------------------------------
 
@@ -219,10 +246,13 @@ class CarbonRequestHandler(BaseHTTPRequestHandler):
     # --- answers ----------------------------------------------------------------------------------
 
     def _answer(self, status: int, text: str) -> None:
-        data = text.encode("utf-8")
+        self._answer_bytes(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+
+    def _answer_bytes(self, status: int, data: bytes, content_type: str | None) -> None:
         self.send_response(status)
         self.send_header(NODE_HEADER, self.server.context.node_name)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        if content_type:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()
