@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from installer.atomic import atomic_write_text
+from installer.errors import Remedy
 from installer.files.base import redact_passwords
 from installer.plan.derive import Layout
 
@@ -23,10 +24,11 @@ class ReportItem:
     """One line of the checklist: a step or a verification check."""
 
     name: str
-    status: str  # done | pending | failed | drifted | not available yet | ok | failed ...
+    status: str  # a step: done | pending | failed | drifted | skipped; a check: ok | failed | pending
     detail: str = ""
     hint: str = ""
     kind: str = "step"  # step | check
+    remedy: Remedy | None = None  # for the front end to word (the report itself keeps the hint only)
 
     @property
     def passed(self) -> bool:

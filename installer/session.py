@@ -26,6 +26,7 @@ from installer.plan.check import CheckedPlan, check_plan
 from installer.plan.derive import Layout, NodeLayout, ServerLayout
 from installer.plan.model import Plan
 from installer.processes import CARBON_LOG
+from installer.report import ReportItem
 from installer.secrets import Secrets
 from installer.steps import STEP_NAMES
 from installer.steps.start import StartStep
@@ -35,6 +36,8 @@ from installer.verify import VerifyReport
 APP_PASSWORD = "db_password"
 ADMIN_PASSWORD = "db_admin_password"
 PASSWORD_LABELS = {APP_PASSWORD: "application database password", ADMIN_PASSWORD: "database admin password"}
+# How a verification check's outcome reads in a checklist.
+CHECK_MARKS = {"passed": "ok", "failed": "failed", "pending": "pending"}
 # Steps an operator may leave out and do by hand: a password only they need does not block.
 SKIPPABLE_STEPS = frozenset({"database", "hosts"})
 
@@ -274,6 +277,24 @@ class Session:
         return NodeLog(name, tuple(lines), tuple(reached), tuple(failures))
 
     # --- verification ---------------------------------------------------------------------------
+
+    def checklist(self, skipped: Collection[str] = ()) -> list[ReportItem]:
+        """Every selected step's check, then the verify step's verdict and each of its checks
+        (``verify``, which keeps the verdict). A step the operator left out (``skipped``) and
+        has not done is "skipped". The items carry remedies for the front end to word."""
+        items = []
+        for name, check in self.check():
+            if name == "verify":
+                continue
+            if name in skipped and check.status != Status.DONE:
+                items.append(ReportItem(name, "skipped", "left out by the operator: to do by hand"))
+            else:
+                items.append(ReportItem(name, check.status.value, check.message))
+        result = self.verify()
+        items.append(ReportItem("verify", "done" if result.ok else result.status, result.summary))
+        items += [ReportItem(check.name, CHECK_MARKS[check.status], check.detail, check.hint, kind="check",
+                             remedy=check.remedy) for check in result.checks]
+        return items
 
     def verify(self, *, record: bool = True) -> VerifyReport:
         """Every verification check of this server; the verdict is kept in the state file."""

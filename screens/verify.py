@@ -4,7 +4,7 @@ secrets removed)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,28 +27,16 @@ if TYPE_CHECKING:
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # Checked by their own step; the verify step is then shown check by check.
 CHECKED_STEPS = tuple(name for name in STEP_NAMES if name != "verify")
-CHECK_STATUS = {"passed": "ok", "failed": "failed", "pending": "pending"}
 LOOK = {"done": ("✓", "green"), "ok": ("✓", "green"), "failed": ("✗", "bold red"), "drifted": ("!", "bold red"),
         "pending": ("·", "yellow"), "skipped": ("⤼", "dim")}
 
 
 def checklist(session: Session, skipped: set[str]) -> list[ReportItem]:
-    """Every step's check, then the verification's checks one by one (``Session.verify``, which
-    keeps the verdict: Welcome offers Resume until it is green); nothing else changes. A step
-    the operator skipped and has not done is "skipped"."""
-    items = []
-    for name, check in session.check():
-        status, message = check.status.value, check.message
-        if name in skipped and status != "done":
-            items.append(ReportItem(name, "skipped", "left out by the operator: to do by hand"))
-        else:
-            items.append(ReportItem(name, status, message))
-    result = session.verify()
-    items.append(ReportItem("verify", "done" if result.ok else result.status, result.summary))
-    items += [ReportItem(check.name, CHECK_STATUS[check.status], check.detail, what_to_do(check.hint, check.remedy, session.server.name),
-                         kind="check")
-              for check in result.checks]
-    return items
+    """The engine's checklist (``Session.checklist``: every step's check, then each verification
+    check; the verdict is kept, so Welcome offers Resume until it is green), each remedy worded
+    the wizard's way."""
+    return [replace(item, hint=what_to_do(item.hint, item.remedy, session.server.name), remedy=None)
+            for item in session.checklist(skipped)]
 
 
 @dataclass

@@ -76,3 +76,19 @@ async def test_welcome_offers_resume_until_verify_is_green(tmp_path):
     app = make_app(tmp_path, seed.plan, "server-206")
     async with app.run_test(size=(100, 30)) as pilot:
         await shows(pilot, "server-206: installed and verified", "Continue with this plan", absent=("Resume",))
+
+
+def test_the_engine_checklist_has_every_step_and_check_with_remedies_not_words(tmp_path):
+    from installer import START_NODE, Session
+    from tests.support.build_distributions import build_all
+    from tests.support.plans import LOOPBACK_ADDRESSES, write_seed_plan
+
+    seed = write_seed_plan(tmp_path / "cluster", build_all(tmp_path / "dists"), addresses=LOOPBACK_ADDRESSES)
+    items = Session.open(seed.plan, "server-206", check_files=False).checklist(skipped={"database"})
+    steps = {item.name: item.status for item in items if item.kind == "step"}
+    assert list(steps) == ["preflight", "extract", "configure", "database", "hosts", "start", "verify"]
+    assert steps["database"] == "skipped" and steps["verify"] == "failed"  # nothing is running
+    checks = [item for item in items if item.kind == "check"]
+    assert any(item.remedy is not None and item.remedy.action == START_NODE and item.remedy.node == "elb"
+               for item in checks)
+    assert not any("wso2-cluster" in item.hint or "--" in item.hint for item in checks)  # words are the front end's
