@@ -16,8 +16,9 @@ from pathlib import Path
 
 from installer import launch, processes
 from installer.contract import Status, StepCheck, StepOutcome, StepPreview
+from installer.database import Probe, probe_database
 from installer.engine import Installer
-from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
+from installer.errors import CHOOSE_SERVER, GIVE_PASSWORD, InstallerError, Remedy, SecretError, UsageError
 from installer.events import EventSink, ignore_events
 from installer.expectations import FailureSeen, Milestone, MilestoneReached, MilestoneWatch, expectations_for
 from installer.lock import locked_state
@@ -275,6 +276,23 @@ class Session:
             for event in watch.feed(name, line):
                 (reached if isinstance(event, MilestoneReached) else failures).append(event)  # type: ignore[arg-type]
         return NodeLog(name, tuple(lines), tuple(reached), tuple(failures))
+
+    # --- the database ---------------------------------------------------------------------------
+
+    def probe_database(self, role: str = "application") -> Probe:
+        """Connect once to the plan's database as the application user (or, ``role="admin"``,
+        as the admin) from this server's plan address, as the nodes will, with this run's
+        password; says what happened (the wizard probes a draft with ``installer.probe_database``)."""
+        db = self.plan.database
+        if role == "admin":
+            user, password = db.admin_user, self.secrets.db_admin_password
+        else:
+            user, password = db.user, self.secrets.db_password
+        if not password:
+            secret = ADMIN_PASSWORD if role == "admin" else APP_PASSWORD
+            raise SecretError(f"the {PASSWORD_LABELS[secret]} is needed to connect",
+                              remedy=Remedy(GIVE_PASSWORD, secret=secret))
+        return probe_database(db.address, db.port, self.server.address, user, password, role=role)
 
     # --- verification ---------------------------------------------------------------------------
 

@@ -571,3 +571,23 @@ def test_password_with_leading_and_trailing_spaces_is_kept(given_by, tmp_path, d
     for address in ADDRESSES.values():
         assert reaches(server, SPACED_PASSWORD, address)
     assert not reaches(server, SPACED_PASSWORD.strip(), "127.0.0.2")
+
+
+def test_a_session_probes_the_plans_database_from_this_servers_address(tmp_path, distributions,
+                                                                       fresh_mariadb_state):
+    from installer import PasswordRefused, SecretError, Secrets, Session
+
+    server = fresh_mariadb_state
+    cluster = seed_cluster(tmp_path, distributions, server)
+    admin = Session.open(cluster.plan, "server-206", check_files=False,
+                         secrets=Secrets(db_admin_password=server.admin_password))
+    probe = admin.probe_database("admin")
+    assert probe.ok and probe.message.startswith(f"connected to {ADDRESSES['server-206']}:{server.port} from "
+                                                 f"{ADDRESSES['server-206']}")
+    wrong = Session.open(cluster.plan, "server-206", check_files=False,
+                         secrets=Secrets(db_admin_password="not-the-password"))
+    refused = wrong.probe_database("admin")
+    assert not refused.ok and isinstance(refused.error, PasswordRefused)
+    assert_never_shown(refused.message + refused.error.hint, "not-the-password")
+    with pytest.raises(SecretError):
+        Session.open(cluster.plan, "server-206", check_files=False).probe_database()
