@@ -259,21 +259,30 @@ class HotDeployer:
 
     def _deployment_failed(self, path: Path, stat: Stat, error: ProxyDefinitionError) -> None:
         if error.kind == "prolog":
-            self.log.error(ARTIFACT_DEPLOYER, f"Deployment of synapse artifact failed. Error parsing {path} : "
-                                              f"{error.message}", error.exception)
+            self._log_unparsable(path, error)
             self._failed[path] = stat
             return
+        self._log_rejected(path, error, "Deployment")
+        self.log.info(ARTIFACT_DEPLOYER, f"The file has been backed up into : {self._backup(path)}")
+
+    def _log_unparsable(self, path: Path, error: ProxyDefinitionError) -> None:
+        self.log.error(ARTIFACT_DEPLOYER, f"Deployment of synapse artifact failed. Error parsing {path} : "
+                                          f"{error.message}", error.exception)
+
+    def _log_rejected(self, path: Path, error: ProxyDefinitionError, action: str) -> None:
+        """Synapse's two errors for a proxy file it parsed but could not take (``action``:
+        Deployment or Update): the proxy deployer's, then the artifact deployer's."""
         if error.kind == "not-proxy":
-            message = f"ProxyService Deployment Failed. The artifact described in the file {path} is not a ProxyService"
+            message = (f"ProxyService {action} Failed. The artifact described in the file {path} "
+                       "is not a ProxyService")
             self.log.error(PROXY_DEPLOYER, message)
             cause: list[str] = []
         else:
-            message = f"ProxyService Deployment from the file : {path} : Failed."
+            message = f"ProxyService {action} from the file : {path} : Failed."
             self.log.error(PROXY_DEPLOYER, message, error.exception)
             cause = error.exception
-        self.log.error(ARTIFACT_DEPLOYER, f"Deployment of the Synapse Artifact from file : {path} : Failed!",
+        self.log.error(ARTIFACT_DEPLOYER, f"{action} of the Synapse Artifact from file : {path} : Failed!",
                        java_exception(_SADE, message, _DEPLOY_FRAMES, caused_by=cause))
-        self.log.info(ARTIFACT_DEPLOYER, f"The file has been backed up into : {self._backup(path)}")
 
     def _update(self, path: Path, deployed: DeployedFile) -> None:
         read = self._read(path)
@@ -295,20 +304,10 @@ class HotDeployer:
 
     def _update_failed(self, path: Path, deployed: DeployedFile, error: ProxyDefinitionError) -> None:
         if error.kind == "prolog":
-            self.log.error(ARTIFACT_DEPLOYER, f"Deployment of synapse artifact failed. Error parsing {path} : "
-                                              f"{error.message}", error.exception)
+            self._log_unparsable(path, error)
             self._backup(path)
         else:
-            if error.kind == "not-proxy":
-                message = f"ProxyService Update Failed. The artifact described in the file {path} is not a ProxyService"
-                self.log.error(PROXY_DEPLOYER, message)
-                cause: list[str] = []
-            else:
-                message = f"ProxyService Update from the file : {path} : Failed."
-                self.log.error(PROXY_DEPLOYER, message, error.exception)
-                cause = error.exception
-            self.log.error(ARTIFACT_DEPLOYER, f"Update of the Synapse Artifact from file : {path} : Failed!",
-                           java_exception(_SADE, message, _DEPLOY_FRAMES, caused_by=cause))
+            self._log_rejected(path, error, "Update")
             self.log.info(ARTIFACT_DEPLOYER, f"The updated file has been backed up into : {self._backup(path)}")
         self.log.info(ARTIFACT_DEPLOYER, f"Restoring the existing artifact into the file : {path}")
         # The proxy that was deployed stays deployed; its configuration goes back into the file.
