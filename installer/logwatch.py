@@ -22,6 +22,13 @@ Memory stays bounded: one ``poll()`` reads at most ``batch_bytes`` (1 MiB by def
 line longer than ``max_line_bytes`` (4 MiB) is handed out in pieces rather than buffered whole.
 Nothing here is shared between instances: each follower and waiter owns its descriptors, so
 several threads may each follow their own files.
+
+Catching up with a large log is a matter of not looking at most of it. A reader that only
+matches lines (milestones, failure signatures) says which strings every line it can match
+contains (``LineFilter``, built from its regular expressions by ``required_literals``); a
+follower given one (``poll(only=...)``) searches each chunk's bytes for those strings and decodes
+only the lines that hold one. The others are counted, never split or decoded, so offsets and
+line numbers are the same as without the filter.
 """
 
 from __future__ import annotations
@@ -30,14 +37,17 @@ import ctypes
 import errno
 import functools
 import os
+import re
 import select
 import struct
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, repeat
 from pathlib import Path
+from re import _constants as _sre_constants
+from re import _parser as _sre_parser
 from typing import NamedTuple
 
 CHUNK_BYTES = 64 * 1024
@@ -120,20 +130,28 @@ class LogFollower:
 
     # --- public API --------------------------------------------------------------------------------
 
-    def poll(self) -> list[LogLine]:
+    def poll(self, *, only: LineFilter | None = None) -> list[LogLine]:
         """The complete lines written since the last call, oldest first; ``[]`` when there is
         nothing new.
 
         Reads about ``batch_bytes`` per call so that a large backlog comes in bounded slices:
         call again while it returns lines (``follow`` does). One follower serves one thread at a
         time; followers share nothing, so each thread may have its own.
+
+        ``only``: return just the lines that may hold one of the filter's strings (every line
+        that does, and perhaps a few others); the rest are read and counted but never decoded.
+        Offsets and line numbers are those of every line. ``[]`` still means that nothing new is
+        left: a filtered poll reads on past ``batch_bytes`` until a line comes out or the file
+        ends (the lines left out are not kept, so memory stays bounded).
         """
         if self._closed:
             raise ValueError(f"follower of {self.path} is closed")
+        if only is not None and only.keeps_everything:
+            only = None
         lines: list[LogLine] = []
         budget = self._batch_bytes
         if self._retired:
-            budget -= self._drain_retired(lines, budget)
+            budget -= self._drain_retired(lines, budget, only)
         if self._current is None:
             self._current = self._open(0)
             if self._current is None:
@@ -144,14 +162,16 @@ class LogFollower:
         except FileNotFoundError:
             # Renamed away or deleted and not recreated yet: what we hold open may still grow.
             self._path_missing = True
-            self._read(current, budget, lines)
+            self._read(current, budget, lines, only)
             return lines
         self._path_missing = False
         if (stat.st_dev, stat.st_ino) != current.identity:
             # Rotated. Finish the old file first so that lines keep their order.
-            budget -= self._read(current, budget, lines)
-            if budget <= 0:
+            budget -= self._read(current, budget, lines, only)
+            if budget <= 0 and lines:
                 return lines
+            # (Without lines, go on to the new file now: an empty poll must mean "nothing new",
+            # and nothing may ever write to the old file again to wake a waiter.)
             replacement = self._open(0)
             if replacement is None:  # vanished again between stat and open
                 return lines
@@ -162,18 +182,19 @@ class LogFollower:
             return lines  # the common idle case: one stat, no read
         elif stat.st_size < current.offset or self._rewritten(current):
             # Truncated in place (copytruncate): the old content is gone, start again from 0.
-            self._flush_pending(current, lines)
+            self._flush_pending(current, lines, only)
             self._generation += 1
             current.generation = self._generation
             current.offset = current.pending_offset = 0
             current.last_bytes = b""
-        self._read(current, budget, lines)
+        self._read(current, budget, lines, only)
         return lines
 
     def follow(
         self, stop: threading.Event, interval: float = POLL_INTERVAL_SECONDS, *, use_inotify: bool = True,
+        only: LineFilter | None = None,
     ) -> Iterator[LogLine]:
-        """Yields lines as they are written until ``stop`` is set.
+        """Yields lines as they are written until ``stop`` is set (``only``: see ``poll``).
 
         Sleeps in a ``ChangeWaiter`` between polls: no CPU while the log is quiet when inotify is
         available (and ``use_inotify``), otherwise polls every ``interval`` seconds, backing off
@@ -181,7 +202,7 @@ class LogFollower:
         """
         with ChangeWaiter([self], stop, interval=interval, use_inotify=use_inotify) as waiter:
             while not stop.is_set():
-                lines = self.poll()
+                lines = self.poll() if only is None else self.poll(only=only)
                 if lines:
                     waiter.reset_backoff()
                     yield from lines
@@ -241,35 +262,39 @@ class LogFollower:
         self._path_missing = False
         return _OpenLog(fd, (stat.st_dev, stat.st_ino), offset, self._generation)
 
-    def _drain_retired(self, lines: list[LogLine], budget: int) -> int:
+    def _drain_retired(self, lines: list[LogLine], budget: int, only: LineFilter | None) -> int:
         used = 0
         now = time.monotonic()
         for log in list(self._retired):
-            used += self._read(log, budget - used, lines)
+            used += self._read(log, budget - used, lines, only)
             if now >= log.retire_at and used < budget:
-                self._flush_pending(log, lines)  # the file is finished: its last line is complete
+                self._flush_pending(log, lines, only)  # the file is finished: its last line is complete
                 os.close(log.fd)
                 self._retired.remove(log)
             if used >= budget:
                 break
         return used
 
-    def _read(self, log: _OpenLog, budget: int, lines: list[LogLine]) -> int:
+    def _read(self, log: _OpenLog, budget: int, lines: list[LogLine], only: LineFilter | None) -> int:
         """Reads whole chunks from ``log`` until its end or ``budget`` bytes; returns bytes read.
 
-        Goes past the budget while no line has come out (a long unfinished line): an empty
-        ``poll()`` must mean "nothing new", and the unfinished line is bounded anyway.
+        Goes past the budget while no line has come out (a long unfinished line, or only lines
+        the filter leaves out): an empty ``poll()`` must mean "nothing new", and what is kept
+        meanwhile is bounded anyway.
         """
+        # Filtered, most bytes are only searched and counted: larger reads mean fewer calls per
+        # byte. Never above max_line_bytes: a complete line inside one read is never cut.
+        read_bytes = self._chunk_bytes if only is None else min(self._batch_bytes, self._max_line_bytes)
         total = 0
         while total < budget or not lines:
-            chunk = os.pread(log.fd, self._chunk_bytes, log.offset)
+            chunk = os.pread(log.fd, read_bytes, log.offset)
             if not chunk:
                 break
             chunk_offset = log.offset
             log.offset += len(chunk)
             total += len(chunk)
             log.last_bytes = (log.last_bytes + chunk[-_REWRITE_PROBE_BYTES:])[-_REWRITE_PROBE_BYTES:]
-            self._split(log, chunk, chunk_offset, lines)
+            self._split(log, chunk, chunk_offset, lines, only)
         return total
 
     def _rewritten(self, log: _OpenLog) -> bool:
@@ -281,24 +306,29 @@ class LogFollower:
         probe = os.pread(log.fd, len(log.last_bytes), log.offset - len(log.last_bytes))
         return probe != log.last_bytes
 
-    def _split(self, log: _OpenLog, chunk: bytes, chunk_offset: int, lines: list[LogLine]) -> None:
+    def _split(
+        self, log: _OpenLog, chunk: bytes, chunk_offset: int, lines: list[LogLine], only: LineFilter | None,
+    ) -> None:
         last_newline = chunk.rfind(b"\n")
         if last_newline < 0:
             if not log.pending:
                 log.pending_offset = chunk_offset
             log.pending += chunk
-            self._cut_overlong(log, lines)
+            self._cut_overlong(log, lines, only)
             return
         body_start = 0
         if log.pending:
             # The unfinished line from earlier chunks ends in this one.
             first_newline = chunk.find(b"\n")
             log.pending += chunk[:first_newline]
-            self._cut_overlong(log, lines)
-            self._emit_one(bytes(log.pending), log.pending_offset, log.generation, lines)
+            self._cut_overlong(log, lines, only)
+            self._emit_one(bytes(log.pending), log.pending_offset, log.generation, lines, only)
             body_start = first_newline + 1
         if body_start <= last_newline:
-            self._emit_many(chunk[body_start:last_newline], chunk_offset + body_start, log.generation, lines)
+            if only is None:
+                self._emit_many(chunk[body_start:last_newline], chunk_offset + body_start, log.generation, lines)
+            else:
+                self._emit_matching(chunk, body_start, last_newline, chunk_offset, log.generation, lines, only)
         log.pending = bytearray(chunk[last_newline + 1:])
         log.pending_offset = chunk_offset + last_newline + 1
 
@@ -319,25 +349,48 @@ class LogFollower:
         self._line_number += len(parts)
         lines.extend(map(LogLine, parts, starts, range(first, first + len(parts)), repeat(generation)))
 
-    def _emit_one(self, raw: bytes, offset: int, generation: int, lines: list[LogLine]) -> None:
+    def _emit_matching(
+        self, chunk: bytes, start: int, end: int, chunk_offset: int, generation: int, lines: list[LogLine],
+        only: LineFilter,
+    ) -> None:
+        """``_emit_many`` for ``chunk[start:end]``, keeping only the lines ``only`` may want; the
+        others are counted, not split or decoded. Each kept line is decoded and stripped of its
+        CR exactly as ``_emit_many`` would."""
+        first = self._line_number + 1
+        counted_to = start
+        index = 0  # of the line at counted_to, among the lines of chunk[start:end]
+        for line_start, line_end in only.line_spans(chunk, start, end):
+            index += chunk.count(b"\n", counted_to, line_start)
+            counted_to = line_start
+            text = chunk[line_start:line_end].decode("utf-8", "replace")
+            if text.endswith("\r"):
+                text = text[:-1]
+            lines.append(LogLine(text, chunk_offset + line_start, first + index, generation))
+        self._line_number += index + chunk.count(b"\n", counted_to, end) + 1
+
+    def _emit_one(
+        self, raw: bytes, offset: int, generation: int, lines: list[LogLine], only: LineFilter | None = None,
+    ) -> None:
         text = raw.decode("utf-8", "replace")
         if text.endswith("\r"):
             text = text[:-1]
         self._line_number += 1
-        lines.append(LogLine(text, offset, self._line_number, generation))
+        if only is None or only.may_match(text):
+            lines.append(LogLine(text, offset, self._line_number, generation))
 
-    def _cut_overlong(self, log: _OpenLog, lines: list[LogLine]) -> None:
+    def _cut_overlong(self, log: _OpenLog, lines: list[LogLine], only: LineFilter | None) -> None:
         """Hands out the front of an unfinished line that has grown past ``max_line_bytes``."""
         while len(log.pending) > self._max_line_bytes:
             cut = _utf8_boundary(log.pending, self._max_line_bytes)
             piece = bytes(log.pending[:cut]).decode("utf-8", "replace")
-            lines.append(LogLine(piece, log.pending_offset, self._line_number + 1, log.generation, True))
+            if only is None or only.may_match(piece):  # each piece is matched as a line of its own
+                lines.append(LogLine(piece, log.pending_offset, self._line_number + 1, log.generation, True))
             del log.pending[:cut]
             log.pending_offset += cut
 
-    def _flush_pending(self, log: _OpenLog, lines: list[LogLine]) -> None:
+    def _flush_pending(self, log: _OpenLog, lines: list[LogLine], only: LineFilter | None) -> None:
         if log.pending:
-            self._emit_one(bytes(log.pending), log.pending_offset, log.generation, lines)
+            self._emit_one(bytes(log.pending), log.pending_offset, log.generation, lines, only)
             log.pending = bytearray()
         log.pending_offset = log.offset
 
@@ -352,6 +405,289 @@ def _utf8_boundary(data: bytearray, limit: int) -> int:
         if data[cut] & 0xC0 != 0x80:
             return cut
     return limit
+
+
+# --- filtering: which lines can matter, decided on a chunk's bytes ------------------------------------
+
+# How common each byte is in log text, most common first: which byte of a string to look for
+# before any of the file has been sampled (then the file's own counts decide). Bytes not listed
+# count as the rarest.
+_COMMON_BYTES = (b" etaoinsrlcdhumpgf.0123456789:-_/[]{}()=,'\"ywbvkxjqz"
+                 b"INFOTSEDRLACMPBGWUHKJVXYQZ")
+_COMMONNESS = {byte: len(_COMMON_BYTES) - index for index, byte in enumerate(_COMMON_BYTES)}
+# A filter counts the bytes of its strings in this much of a region, the first time it sees one
+# this large and again after every RESAMPLE_BYTES it has searched: a log's vocabulary drifts.
+SAMPLE_BYTES = 64 * 1024
+RESAMPLE_BYTES = 64 * 1024 * 1024
+# Occurrences of a string's byte checked one by one per region; past that the byte is frequent
+# here and the rest of the region goes to the byte's regular expression (which scans in C).
+_CHECKED_ONE_BY_ONE = 8
+# Characters that cannot be looked for in bytes: a line break never is inside a line, and U+FFFD
+# or a lone surrogate in decoded text may stand for bytes that are not its UTF-8 encoding.
+_NOT_IN_BYTES = re.compile("[\n\ufffd\ud800-\udfff]")
+
+
+class _AnchorGroup(NamedTuple):
+    """The strings looked for by one of their bytes: ``anchor`` is at ``index`` in each."""
+
+    anchor: bytes
+    entries: tuple[tuple[bytes, int], ...]  # (string, index of the anchor byte in it)
+    pattern: re.Pattern[bytes]  # the anchor byte, then any entry around it: scanned in C
+
+
+class LineFilter:
+    """Which lines a reader needs: those that contain at least one of a few strings.
+
+    Whoever matches lines knows strings that every line it can match contains: the logger a
+    milestone requires, the level a signature requires, a literal part of a pattern
+    (``required_literals``). ``combine`` joins such requirements; a requirement without a string
+    (a pattern such as ``.``) makes a filter that keeps every line. A filter may keep a few lines
+    that hold none of its strings, never leave out one that holds one.
+
+    A follower given a filter (``LogFollower.poll(only=...)``) finds the lines in a chunk with
+    ``line_spans``: each string is looked for by its rarest byte, counted in a sample of the file
+    being read. ``bytes.find`` of one byte is ``memchr``, so a byte absent from a chunk costs next
+    to nothing; where a byte turns out to be frequent, one regular expression per byte (that byte,
+    then the strings around it) takes over, and ``re`` scans for a leading literal in C. A single
+    alternation of every string would not do: ``re`` has no multi-string search and tries each
+    string at each byte, about ten times slower than this.
+
+    A filter adapts to what it reads (the sample) but never changes which lines it keeps; it may
+    be shared, but one thread at a time should search with it.
+    """
+
+    def __init__(self, literals: Iterable[str] | None) -> None:
+        cleaned = None if literals is None else _cleaned_literals(literals)
+        self.literals: frozenset[str] | None = None if cleaned is None else frozenset(cleaned)
+        self._encoded = () if cleaned is None else tuple(literal.encode("utf-8") for literal in cleaned)
+        self._alphabet = sorted({byte for literal in self._encoded for byte in literal})
+        self._plan = _anchor_plan(self._encoded, lambda byte: (_COMMONNESS.get(byte, 0), 0))
+        self._searched = 0
+        self._sampled_at: int | None = None
+        by_character: dict[str, list[str]] = {}
+        for literal in cleaned or ():
+            character = min(literal, key=lambda char: _COMMONNESS.get(ord(char), 0) if ord(char) < 128 else 0)
+            by_character.setdefault(character, []).append(literal)
+        self._by_character = tuple((character, tuple(group)) for character, group in by_character.items())
+
+    @classmethod
+    def everything(cls) -> LineFilter:
+        """A filter that keeps every line."""
+        return cls(None)
+
+    @classmethod
+    def combine(cls, requirements: Iterable[Iterable[str] | None]) -> LineFilter:
+        """The lines any of several readers may want: each requirement is the strings one of
+        which every line that reader can match contains; ``None`` is a reader that may match any
+        line (the result keeps every line)."""
+        literals: set[str] = set()
+        for requirement in requirements:
+            if requirement is None:
+                return cls(None)
+            literals.update(requirement)
+        return cls(literals)
+
+    @property
+    def keeps_everything(self) -> bool:
+        return self.literals is None
+
+    def may_match(self, text: str) -> bool:
+        """Whether a decoded line holds one of the strings (always True for ``everything``)."""
+        if self.literals is None:
+            return True
+        for character, literals in self._by_character:
+            if character in text:
+                for literal in literals:
+                    if literal in text:
+                        return True
+        return False
+
+    def line_spans(self, data: bytes, start: int, end: int) -> list[tuple[int, int]]:
+        """(start, end) of each line of ``data[start:end]`` that holds one of the strings, in
+        order; lines are separated by ``\\n`` and ``start`` begins one. Every line is kept by a
+        filter that keeps everything."""
+        if self.literals is None:
+            return _every_line(data, start, end)
+        self._adapt(data, start, end)
+        found: dict[int, int] = {}  # line start -> line end
+        for group in self._plan:
+            position = data.find(group.anchor, start, end)
+            checked = 0
+            while position >= 0:
+                if checked < _CHECKED_ONE_BY_ONE:
+                    checked += 1
+                    if not any(position - index >= start and data.startswith(literal, position - index, end)
+                               for literal, index in group.entries):
+                        position = data.find(group.anchor, position + 1, end)
+                        continue
+                else:
+                    match = group.pattern.search(data, position, end)
+                    if match is None:
+                        break
+                    position = match.start()  # the anchor byte: the string is on its line
+                line_start = data.rfind(b"\n", start, position) + 1 or start
+                line_end = data.find(b"\n", position, end)
+                if line_end < 0:
+                    line_end = end
+                found[line_start] = line_end
+                if line_end >= end:
+                    break
+                position = data.find(group.anchor, line_end + 1, end)
+        return sorted(found.items())
+
+    def _adapt(self, data: bytes, start: int, end: int) -> None:
+        """Looks for each string by the byte of it that is rarest in this file (sampled)."""
+        self._searched += end - start
+        if end - start < SAMPLE_BYTES:
+            return
+        if self._sampled_at is not None and self._searched - self._sampled_at < RESAMPLE_BYTES:
+            return
+        self._sampled_at = self._searched
+        counts = {byte: data.count(byte.to_bytes(1, "big"), start, start + SAMPLE_BYTES) for byte in self._alphabet}
+        self._plan = _anchor_plan(self._encoded, lambda byte: (counts[byte], _COMMONNESS.get(byte, 0)))
+
+
+def _cleaned_literals(literals: Iterable[str]) -> list[str] | None:
+    """The strings worth looking for: each reduced to its longest part that bytes can show, and
+    none that contains another (finding the shorter one finds its line). None when one reduces
+    to nothing: then it cannot be looked for, and every line must be kept."""
+    pieces = set()
+    for literal in literals:
+        piece = max(_NOT_IN_BYTES.split(literal), key=len)
+        if not piece:
+            return None
+        pieces.add(piece)
+    kept: list[str] = []
+    for piece in sorted(pieces, key=lambda text: (len(text), text)):
+        if not any(shorter in piece for shorter in kept):
+            kept.append(piece)
+    return kept
+
+
+def _anchor_plan(literals: Iterable[bytes], commonness: Callable[[int], tuple[int, int]]) -> tuple[_AnchorGroup, ...]:
+    """Groups the strings by their least common byte (``commonness``: smaller is rarer)."""
+    groups: dict[int, list[tuple[bytes, int]]] = {}
+    for literal in literals:
+        index = min(range(len(literal)), key=lambda position: commonness(literal[position]))
+        groups.setdefault(literal[index], []).append((literal, index))
+    plan = []
+    for byte, entries in groups.items():
+        anchor = byte.to_bytes(1, "big")
+        # After the anchor byte, each string: a lookbehind for its part up to the anchor, then the
+        # rest. The pattern starts with a literal byte, which re finds without leaving C.
+        alternatives = [
+            (b"(?<=" + re.escape(literal[:index + 1]) + b")" if index else b"") + re.escape(literal[index + 1:])
+            for literal, index in entries
+        ]
+        pattern = re.compile(re.escape(anchor) + b"(?:" + b"|".join(alternatives) + b")")
+        plan.append(_AnchorGroup(anchor, tuple(entries), pattern))
+    return tuple(plan)
+
+
+def _every_line(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    line_start = start
+    while True:
+        line_end = data.find(b"\n", line_start, end)
+        if line_end < 0:
+            spans.append((line_start, end))
+            return spans
+        spans.append((line_start, line_end))
+        line_start = line_end + 1
+
+
+_LITERAL = _sre_constants.LITERAL
+_REPEATS = tuple(getattr(_sre_constants, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+                 if hasattr(_sre_constants, name))
+
+
+def required_literals(pattern: str | re.Pattern[str]) -> frozenset[str] | None:
+    """Strings one of which every match of ``pattern`` (searched in text) contains, or None when
+    no such strings can be named (then any text may match).
+
+    Read from the parsed pattern: a run of literal characters in the pattern's main sequence
+    (or in a group, or in a part repeated at least once) is in every match; an alternation gives
+    one string per branch. Case-insensitive parts, character classes, lookarounds and
+    backreferences give nothing. Of several runs, the longest is chosen (the more characters,
+    the fewer lines hold it by chance).
+    """
+    compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+    if not isinstance(compiled.pattern, str):
+        return None
+    try:
+        parsed = _sre_parser.parse(compiled.pattern, compiled.flags)
+        return _best_requirement(_sequence_requirements(parsed, parsed.state.flags))
+    except Exception:  # a private module: whatever it does differently, filter nothing
+        return None
+
+
+def best_requirement(*requirements: frozenset[str] | None) -> frozenset[str] | None:
+    """Of several requirements that all hold (a logger and a pattern, say), the one that keeps
+    the fewest lines: the one whose shortest string is the longest."""
+    return _best_requirement([requirement for requirement in requirements if requirement])
+
+
+def _best_requirement(requirements: list[frozenset[str]]) -> frozenset[str] | None:
+    if not requirements:
+        return None
+    return max(requirements, key=lambda strings: (min(map(len, strings)), -len(strings)))
+
+
+def _literal_repeat(argument: object, flags: int) -> bool:
+    """A repeat, at least once, of literal characters only (case-sensitive)."""
+    low, _high, inner = argument  # type: ignore[misc]
+    return low >= 1 and not flags & re.IGNORECASE and all(op is _LITERAL for op, _ in inner)
+
+
+def _sequence_requirements(items: Iterable[tuple[object, object]], flags: int) -> list[frozenset[str]]:
+    """Every requirement of a parsed sequence: each a set of strings one of which a match holds."""
+    requirements: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, argument in items:
+        if op is _LITERAL and not flags & re.IGNORECASE:
+            run.append(chr(argument))  # type: ignore[arg-type]
+            continue
+        if op in _REPEATS and _literal_repeat(argument, flags):
+            low, high, inner = argument  # type: ignore[misc]
+            # Literal characters repeated: "cd+e" holds "cd" (the first copy follows "c") and
+            # "de" (the last one comes before "e"); "x{2}y" holds "xxy".
+            copies = [chr(code) for _, code in inner] * low  # type: ignore[misc]
+            run += copies
+            if high != low:
+                requirements.append(frozenset({"".join(run)}))
+                run = list(copies)
+            continue
+        before = run  # a run of literals just before this item
+        if run:
+            requirements.append(frozenset({"".join(run)}))
+            run = []
+        if op is _sre_constants.SUBPATTERN:
+            _group, add_flags, del_flags, inner = argument  # type: ignore[misc]
+            requirements += _sequence_requirements(inner, (flags | add_flags) & ~del_flags)
+        elif op is getattr(_sre_constants, "ATOMIC_GROUP", None):
+            requirements += _sequence_requirements(argument, flags)  # type: ignore[arg-type]
+        elif op in _REPEATS:
+            low, _high, inner = argument  # type: ignore[misc]
+            if low >= 1:
+                requirements += _sequence_requirements(inner, flags)
+        elif op is _sre_constants.BRANCH:
+            _unused, branches = argument  # type: ignore[misc]
+            # The parser moves a prefix common to every branch out in front ("C(?:lass...|annot
+            # ...)"): put it back on each branch, the run it belongs to.
+            prefix = [(_LITERAL, ord(character)) for character in before]
+            union: set[str] = set()
+            for branch in branches:
+                best = _best_requirement(_sequence_requirements([*prefix, *branch], flags))
+                if best is None:
+                    break  # a branch that may match anything: the alternation asks for nothing
+                union |= best
+            else:
+                requirements.append(frozenset(union))
+        # Anything else (a class, any character, an anchor, a lookaround, a backreference)
+        # consumes characters no single string names, or none.
+    if run:
+        requirements.append(frozenset({"".join(run)}))
+    return requirements
 
 
 # --- waiting -----------------------------------------------------------------------------------------
