@@ -77,7 +77,15 @@ from typing import NamedTuple
 import yaml
 
 from installer.errors import InstallerError
-from installer.logwatch import POLL_INTERVAL_SECONDS, ChangeWaiter, LogFollower, LogLine
+from installer.logwatch import (
+    POLL_INTERVAL_SECONDS,
+    ChangeWaiter,
+    LineFilter,
+    LogFollower,
+    LogLine,
+    best_requirement,
+    required_literals,
+)
 
 DEFAULT_EXPECTATIONS_FILE = Path(__file__).resolve().parent.parent / "assets" / "expectations.yaml"
 ROLES = ("elb", "manager", "worker")
@@ -166,6 +174,12 @@ class Milestone:
             return False
         return self.pattern.search(line.message) is not None
 
+    @property
+    def requirement(self) -> frozenset[str] | None:
+        """Strings one of which every line this milestone matches contains (None: any line may
+        match): the logger's name, or a literal part of the pattern. See ``LineFilter``."""
+        return _line_requirement(self.pattern, self.logger)
+
 
 @dataclass(frozen=True)
 class FailureSignature:
@@ -182,8 +196,21 @@ class FailureSignature:
             return None
         return self.pattern.search(line.message)
 
+    @property
+    def requirement(self) -> frozenset[str] | None:
+        """Strings one of which every line this signature matches contains (None: any line may):
+        the level it requires, or a literal part of the pattern. See ``LineFilter``."""
+        return _line_requirement(self.pattern, self.level)
+
     def render_hint(self, details: Mapping[str, str], occurrences: int = 1) -> str:
         return _fill_lenient(self.hint, {**details, "occurrences": str(occurrences)})
+
+
+@functools.lru_cache(maxsize=1024)
+def _line_requirement(pattern: re.Pattern[str], printed: str | None) -> frozenset[str] | None:
+    """``printed``: a logger or level the line must show; ``parse_line`` takes both from the
+    line's text, and a message is part of the text too, so each is in every matching line."""
+    return best_requirement(frozenset({printed}) if printed else None, required_literals(pattern))
 
 
 @dataclass(frozen=True)
@@ -210,6 +237,11 @@ class FailureCatalog:
         self.signatures = tuple(signatures)
         self._port_settings = dict(port_settings)
         self._values = dict(values)
+
+    @property
+    def requirements(self) -> list[frozenset[str] | None]:
+        """What each signature requires of a line (see ``FailureSignature.requirement``)."""
+        return [signature.requirement for signature in self.signatures]
 
     def match(self, line: str | ParsedLine) -> FailureMatch | None:
         parsed = parse_line(line) if isinstance(line, str) else line
@@ -739,6 +771,12 @@ class MilestoneWatch:
     ``feed()`` and ``check_timeouts()`` drive it by hand (tests, lines from elsewhere). Lines of
     one node may come from several logs (console and wso2carbon.log): a milestone counts once,
     and stall repeats are counted per log so that a line printed to both is not counted twice.
+
+    Only lines that can change something are looked at: ``line_filter(node)`` names the strings
+    one of which every such line holds (its pending milestones' and its failure signatures'), the
+    followers read with it (``LogFollower.poll(only=...)``), and ``feed`` passes over a line
+    without any of them before parsing it. A log far behind is caught up at the speed of a byte
+    search, and the result is the same as parsing every line.
     """
 
     def __init__(
@@ -762,6 +800,7 @@ class MilestoneWatch:
         self._failures: list[FailureSeen] = []
         self._ending: FailureSeen | None = None
         self._began = clock()
+        self._filters: dict[str, LineFilter] = {}  # per node; cleared whenever what is tracked changes
 
     def add_node(
         self,
@@ -782,6 +821,7 @@ class MilestoneWatch:
             self._tracked[node] = [_Tracked(node, m, start + m.timeout) for m in milestones]
             self._catalogs[node] = self._expectations.failure_catalog(values)
             self._sources.extend((node, index, follower) for index, follower in enumerate(followers))
+            self._filters.clear()
 
     def add_cross_node(self, milestones: Sequence[Milestone], *, started_at: float | None = None) -> list[Milestone]:
         """Adds the cross-node milestones whose observer is watched; returns the others.
@@ -799,7 +839,15 @@ class MilestoneWatch:
                 start = self._started_at.get(milestone.subject or "", default_start)
                 self._tracked[milestone.observer].append(
                     _Tracked(milestone.observer, milestone, start + milestone.timeout))
+            self._filters.clear()
         return skipped
+
+    def line_filter(self, node: str) -> LineFilter:
+        """The lines of ``node`` that can change anything now: those holding a string that one
+        of its pending milestones or one of its failure signatures requires. Read its logs with
+        it (``LogFollower.poll(only=...)``); the lines it leaves out would cause no event."""
+        with self._lock:
+            return self._filter_for(node)
 
     def feed(self, node: str, line: LogLine | str, *, source: int = 0) -> list[WatchEvent]:
         """Checks one line of ``node``'s log; returns what it caused.
@@ -809,16 +857,19 @@ class MilestoneWatch:
         """
         if isinstance(line, str):
             line = LogLine(line, -1, 0)  # not from a file
-        parsed = parse_line(line.text)
         events: list[WatchEvent] = []
         with self._lock:
             if self._ending is not None:
                 return events
+            if not self._filter_for(node).may_match(line.text):
+                return events  # holds nothing any pending milestone or signature needs
+            parsed = parse_line(line.text)
             for tracked in self._tracked.get(node, ()):
                 if tracked.state is MilestoneState.PENDING and tracked.milestone.matches(parsed):
                     tracked.state = MilestoneState.REACHED
                     tracked.line = line
                     events.append(MilestoneReached(node, tracked.milestone, line))
+                    self._filters.clear()
             catalog = self._catalogs.get(node) or self._expectations.failure_catalog()
             found = catalog.match(parsed)
             if found is not None:
@@ -837,6 +888,7 @@ class MilestoneWatch:
                         and now >= tracked.deadline):
                     tracked.state = MilestoneState.TIMED_OUT
                     events.append(MilestoneTimedOut(tracked.node, tracked.milestone))
+                    self._filters.clear()
         return events
 
     def status(self, outcome: str = "") -> WatchResult:
@@ -908,7 +960,8 @@ class MilestoneWatch:
     def _read_sources(self, emit: Callable[[Iterable[WatchEvent]], None]) -> bool:
         got_lines = False
         for node, source, follower in self._sources:
-            lines = follower.poll()
+            # Filtered: an empty poll still means nothing new (see LogFollower.poll).
+            lines = follower.poll(only=self.line_filter(node))
             got_lines = got_lines or bool(lines)
             for line in lines:
                 emit(self.feed(node, line, source=source))
@@ -936,7 +989,18 @@ class MilestoneWatch:
                 if tracked.state is MilestoneState.PENDING and about_this_node:
                     tracked.state = MilestoneState.FAILED
                     tracked.failure = seen
+            self._filters.clear()
         return seen
+
+    def _filter_for(self, node: str) -> LineFilter:
+        """``line_filter`` with the lock held."""
+        line_filter = self._filters.get(node)
+        if line_filter is None:
+            catalog = self._catalogs.get(node) or self._expectations.failure_catalog()
+            pending = [tracked.milestone.requirement for tracked in self._tracked.get(node, ())
+                       if tracked.state is MilestoneState.PENDING]
+            line_filter = self._filters[node] = LineFilter.combine([*pending, *catalog.requirements])
+        return line_filter
 
     def _next_deadline(self) -> float | None:
         with self._lock:

@@ -24,7 +24,7 @@ from installer.expectations import (
     cross_node_expectations,
     expectations_for,
 )
-from installer.logwatch import LogFollower, LogLine
+from installer.logwatch import LineFilter, LogFollower, LogLine, required_literals
 from installer.plan.derive import (
     Layout,
     NodeLayout,
@@ -164,9 +164,10 @@ _LEFT = re.compile(r"(?:Application member Host:(?P<host>[\d.:a-fA-F]+),.*?Port:
                    r"|Member (?P<host2>[\d.:a-fA-F]+):(?P<port2>\d+)\(.*?\) left cluster)")
 
 
-def read_all(follower: LogFollower) -> Iterator[LogLine]:
+def read_all(follower: LogFollower, only: LineFilter | None = None) -> Iterator[LogLine]:
+    """Every line written so far (``only``: the lines it keeps; see ``LogFollower.poll``)."""
     while True:
-        lines = follower.poll()
+        lines = follower.poll(only=only)
         if not lines:
             return
         yield from lines
@@ -186,9 +187,13 @@ def membership_checks(layout: Layout, server_name: str, launch_offsets: dict[str
     watch.add_cross_node(cross, started_at=0.0)
     left: dict[tuple[str, int], str] = {}
     for observer in observers:
+        # The lines that can matter: the watch's (cross-node milestones, failures) and the joins
+        # and departures below; a long-running observer's log is mostly neither.
+        only = LineFilter.combine([watch.line_filter(observer.name).literals,
+                                   *(required_literals(pattern) for pattern in (*_JOINED, _LEFT))])
         follower = LogFollower(observer.home / CARBON_LOG, start_offset=launch_offsets.get(observer.name, {}).get(CARBON_LOG, 0))
         with follower:
-            for line in read_all(follower):
+            for line in read_all(follower, only):
                 watch.feed(observer.name, line)
                 # In log order: a member that left and joined again (a restart) is back.
                 for pattern in _JOINED:
