@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from installer.files.settings import (
@@ -156,24 +157,43 @@ class Layout:
     databases: tuple[DatabaseUse, ...]
     hosts_conflicts: tuple[HostsConflict, ...] = field(default=())
 
-    def server(self, name: str) -> ServerLayout:
-        for server in self.servers:
-            if server.name == name:
-                return server
-        raise KeyError(name)
+    # Lookups by name and role are indexed once per layout (a frozen dataclass: its fields never
+    # change; cached_property keeps the index beside them): callers ask per node, and a scan per
+    # question made per-node loops quadratic. The first of duplicate names wins, as the scans did.
 
-    @property
+    def server(self, name: str) -> ServerLayout:
+        return self._server_index[name]
+
+    @cached_property
     def nodes(self) -> tuple[NodeLayout, ...]:
         return tuple(node for server in self.servers for node in server.nodes)
 
     def node(self, name: str) -> NodeLayout:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        return self._node_index[name]
 
     def nodes_with_role(self, role: str) -> tuple[NodeLayout, ...]:
-        return tuple(node for node in self.nodes if node.role == role)
+        return self._role_index.get(role, ())
+
+    @cached_property
+    def _server_index(self) -> dict[str, ServerLayout]:
+        index: dict[str, ServerLayout] = {}
+        for server in self.servers:
+            index.setdefault(server.name, server)
+        return index
+
+    @cached_property
+    def _node_index(self) -> dict[str, NodeLayout]:
+        index: dict[str, NodeLayout] = {}
+        for node in self.nodes:
+            index.setdefault(node.name, node)
+        return index
+
+    @cached_property
+    def _role_index(self) -> dict[str, tuple[NodeLayout, ...]]:
+        roles: dict[str, list[NodeLayout]] = defaultdict(list)
+        for node in self.nodes:
+            roles[node.role].append(node)
+        return {role: tuple(nodes) for role, nodes in roles.items()}
 
     @property
     def elb(self) -> NodeLayout | None:
