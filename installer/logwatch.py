@@ -614,8 +614,13 @@ def required_literals(pattern: str | re.Pattern[str]) -> frozenset[str] | None:
     compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
     if not isinstance(compiled.pattern, str):
         return None
+    return _pattern_literals(compiled.pattern, compiled.flags)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern_literals(pattern: str, flags: int) -> frozenset[str] | None:
     try:
-        parsed = _sre_parser.parse(compiled.pattern, compiled.flags)
+        parsed = _sre_parser.parse(pattern, flags)
         return _best_requirement(_sequence_requirements(parsed, parsed.state.flags))
     except Exception:  # a private module: whatever it does differently, filter nothing
         return None

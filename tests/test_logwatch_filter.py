@@ -176,6 +176,8 @@ def test_strings_that_bytes_cannot_show_are_cut_or_keep_everything():
     assert LineFilter(["ab", "xaby", "cd"]).literals == {"ab", "cd"}  # finding "ab" finds "xaby"
     assert LineFilter.combine([{"ab"}, None]).keeps_everything
     assert LineFilter.combine([{"ab"}, {"cd", "ef"}]).literals == {"ab", "cd", "ef"}
+    everything = LineFilter.everything()
+    assert everything.may_match("") and everything.line_spans(b"a\n\nb", 0, 4) == [(0, 1), (2, 2), (3, 4)]
 
 
 # --- a follower with a filter: the same lines, offsets and numbers ------------------------------------
