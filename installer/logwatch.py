@@ -282,14 +282,18 @@ class LogFollower:
         the filter leaves out): an empty ``poll()`` must mean "nothing new", and what is kept
         meanwhile is bounded anyway.
         """
-        # Filtered, most bytes are only searched and counted: larger reads mean fewer calls per
-        # byte. Never above max_line_bytes: a complete line inside one read is never cut.
-        read_bytes = self._chunk_bytes if only is None else min(self._batch_bytes, self._max_line_bytes)
+        read_bytes = self._chunk_bytes
         total = 0
         while total < budget or not lines:
             chunk = os.pread(log.fd, read_bytes, log.offset)
             if not chunk:
                 break
+            if only is not None and len(chunk) == read_bytes:
+                # A backlog, filtered: most bytes are only searched and counted, so larger reads
+                # mean fewer calls per byte. Only then: pread allocates what it is asked for, and
+                # a live follower mostly reads a line or two. Never above max_line_bytes: a
+                # complete line inside one read is never cut.
+                read_bytes = min(self._batch_bytes, self._max_line_bytes)
             chunk_offset = log.offset
             log.offset += len(chunk)
             total += len(chunk)
@@ -415,12 +419,12 @@ def _utf8_boundary(data: bytearray, limit: int) -> int:
 _COMMON_BYTES = (b" etaoinsrlcdhumpgf.0123456789:-_/[]{}()=,'\"ywbvkxjqz"
                  b"INFOTSEDRLACMPBGWUHKJVXYQZ")
 _COMMONNESS = {byte: len(_COMMON_BYTES) - index for index, byte in enumerate(_COMMON_BYTES)}
-# A filter counts the bytes of its strings in this much of a region, the first time it sees one
-# this large and again after every RESAMPLE_BYTES it has searched: a log's vocabulary drifts.
+# A filter counts the bytes of its strings in the first SAMPLE_BYTES it searches (over several
+# regions if they are small), and again after every RESAMPLE_BYTES: a log's vocabulary drifts.
 SAMPLE_BYTES = 64 * 1024
 RESAMPLE_BYTES = 64 * 1024 * 1024
-# Occurrences of a string's byte checked one by one per region; past that the byte is frequent
-# here and the rest of the region goes to the byte's regular expression (which scans in C).
+# Occurrences of a string's byte checked one at a time per region; past that the byte is frequent
+# here and the rest of the region goes to one search with the byte's regular expression.
 _CHECKED_ONE_BY_ONE = 8
 # Characters that cannot be looked for in bytes: a line break never is inside a line, and U+FFFD
 # or a lone surrogate in decoded text may stand for bytes that are not its UTF-8 encoding.
@@ -432,7 +436,7 @@ class _AnchorGroup(NamedTuple):
 
     anchor: bytes
     entries: tuple[tuple[bytes, int], ...]  # (string, index of the anchor byte in it)
-    pattern: re.Pattern[bytes]  # the anchor byte, then any entry around it: scanned in C
+    pattern: re.Pattern[bytes]  # the anchor byte, then any entry around it (lookbehind, rest)
 
 
 class LineFilter:
@@ -460,10 +464,13 @@ class LineFilter:
         cleaned = None if literals is None else _cleaned_literals(literals)
         self.literals: frozenset[str] | None = None if cleaned is None else frozenset(cleaned)
         self._encoded = () if cleaned is None else tuple(literal.encode("utf-8") for literal in cleaned)
-        self._alphabet = sorted({byte for literal in self._encoded for byte in literal})
+        self._alphabet = [(byte, byte.to_bytes(1, "big"))
+                          for byte in sorted({byte for literal in self._encoded for byte in literal})]
         self._plan = _anchor_plan(self._encoded, lambda byte: (_COMMONNESS.get(byte, 0), 0))
         self._searched = 0
         self._sampled_at: int | None = None
+        self._sample_counts = dict.fromkeys((byte for byte, _ in self._alphabet), 0)
+        self._sample_size = 0
         by_character: dict[str, list[str]] = {}
         for literal in cleaned or ():
             character = min(literal, key=lambda char: _COMMONNESS.get(ord(char), 0) if ord(char) < 128 else 0)
@@ -514,10 +521,11 @@ class LineFilter:
             position = data.find(group.anchor, start, end)
             checked = 0
             while position >= 0:
+                # (The pattern's lookbehind may look before ``start``: the byte there is a line
+                # break, which no string holds.)
                 if checked < _CHECKED_ONE_BY_ONE:
                     checked += 1
-                    if not any(position - index >= start and data.startswith(literal, position - index, end)
-                               for literal, index in group.entries):
+                    if group.pattern.match(data, position, end) is None:
                         position = data.find(group.anchor, position + 1, end)
                         continue
                 else:
@@ -538,13 +546,20 @@ class LineFilter:
     def _adapt(self, data: bytes, start: int, end: int) -> None:
         """Looks for each string by the byte of it that is rarest in this file (sampled)."""
         self._searched += end - start
-        if end - start < SAMPLE_BYTES:
-            return
         if self._sampled_at is not None and self._searched - self._sampled_at < RESAMPLE_BYTES:
             return
+        counts = self._sample_counts
+        until = start + min(end - start, SAMPLE_BYTES - self._sample_size)
+        for byte, single in self._alphabet:
+            counts[byte] += data.count(single, start, until)
+        self._sample_size += until - start
+        if self._sample_size < SAMPLE_BYTES:
+            return
+        sampled = dict(counts)
+        self._plan = _anchor_plan(self._encoded, lambda byte: (sampled[byte], _COMMONNESS.get(byte, 0)))
         self._sampled_at = self._searched
-        counts = {byte: data.count(byte.to_bytes(1, "big"), start, start + SAMPLE_BYTES) for byte in self._alphabet}
-        self._plan = _anchor_plan(self._encoded, lambda byte: (counts[byte], _COMMONNESS.get(byte, 0)))
+        self._sample_counts = dict.fromkeys(counts, 0)
+        self._sample_size = 0
 
 
 def _cleaned_literals(literals: Iterable[str]) -> list[str] | None:
