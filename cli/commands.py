@@ -48,7 +48,7 @@ from installer import (
     Secrets,
     Session,
     Status,
-    StepOutcome,
+    StepReport,
     check_plan,
     layout_tables,
     parse_step_list,
@@ -164,13 +164,13 @@ def dry_run(session: Session, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def summarise(outcomes: list[StepOutcome], session: Session, out: Console) -> int:
+def summarise(outcomes: list[StepReport], session: Session, out: Console) -> int:
     out.print(f"state: {session.state_file}   log: {session.log_file}", markup=False)
     pending = [outcome for outcome in outcomes if outcome.status == Status.PENDING]
     if pending:
         # The first server of several: done here, the cluster is verified once the others run.
         for outcome in pending:
-            out.print(f"[yellow]{outcome.name} pending[/]: {escape(outcome.message)}")
+            out.print(f"[yellow]{outcome.step} pending[/]: {escape(outcome.message)}")
         out.print(f"[green]{escape(session.server.name)}: every step this server can do is done[/]")
         return EXIT_OK
     out.print(f"[green]{escape(session.server.name)}: all selected steps are done[/]")

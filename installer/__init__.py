@@ -4,7 +4,7 @@ through the names listed here; everything else is the engine's own business.
 The front door is :class:`Session` (one server of a plan, with this run's passwords): check,
 preview, apply, start / stop / restart, follow the logs, verify, the passwords still needed.
 Around it: the plan (reading, checking, deriving, the wizard's drafts), the step contract
-(``installer.contract``: ``Status``, ``StepCheck``, ``StepPreview``, ``StepOutcome``, ``FileDiff``...),
+(``installer.contract``: ``Status``, ``StepReport``, ``FileDiff``...),
 the events a run emits, the errors with their remedies, and the child-process runner.
 
 Names are loaded on first use (PEP 562): the wizard starts without paying for the whole engine,
@@ -27,7 +27,7 @@ def _export(module: str, *names: str) -> None:
 _export("session", "Session", "SecretNeed", "NodeLog", "DryRunStep", "APP_PASSWORD", "ADMIN_PASSWORD",
         "PASSWORD_LABELS", "SKIPPABLE_STEPS", "log_size")
 _export("engine", "parse_step_list", "select_steps")
-_export("contract", "Status", "FileDiff", "FileCheck", "StepCheck", "StepPreview", "StepResult", "StepOutcome")
+_export("contract", "Status", "FileDiff", "FileCheck", "StepReport")
 _export("steps", "STEP_NAMES")
 _export("state", "State", "state_path")
 _export("events", "Event", "EventSink", "StepStarted", "StepFinished", "Progress", "Note", "human_size",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer import launch, processes
-from installer.contract import Status, StepCheck, StepOutcome, StepPreview
+from installer.contract import Status, StepReport
 from installer.database import Probe, probe_database
 from installer.engine import Installer
 from installer.errors import CHOOSE_SERVER, GIVE_PASSWORD, InstallerError, Remedy, SecretError, UsageError
@@ -74,7 +74,7 @@ class NodeLog:
 @dataclass(frozen=True)
 class DryRunStep:
     name: str
-    preview: StepPreview | None
+    preview: StepReport | None
     error: InstallerError | None = None
 
     @property
@@ -149,11 +149,11 @@ class Session:
 
     # --- the steps ------------------------------------------------------------------------------
 
-    def check(self) -> list[tuple[str, StepCheck]]:
+    def check(self) -> list[tuple[str, StepReport]]:
         """Every selected step's check: done, pending, drifted or failed; nothing changes."""
         return self._installer.status()
 
-    def preview(self) -> list[tuple[str, StepPreview]]:
+    def preview(self) -> list[tuple[str, StepReport]]:
         """What apply would do, with every diff; nothing changes. Raises on the first step that
         cannot even be previewed."""
         return self._installer.preview()
@@ -168,7 +168,7 @@ class Session:
                 steps.append(DryRunStep(name, None, error))
         return steps
 
-    def apply(self, *, force: bool = False) -> list[StepOutcome]:
+    def apply(self, *, force: bool = False) -> list[StepReport]:
         """Run the selected steps not done yet, in order, resuming where a run stopped."""
         return self._installer.apply(force=force)
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from installer.contract import StepCheck, StepPreview, StepResult
+from installer.contract import StepReport
 from installer.errors import DistributionError
 from installer.events import EventSink, Note, ignore_events
 from installer.plan.derive import Layout, NodeLayout, ServerLayout
@@ -45,13 +45,13 @@ class Step:
     def __init__(self, context: RunContext) -> None:
         self.context = context
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         raise NotImplementedError
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         raise NotImplementedError
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         raise NotImplementedError
 
     def note(self, message: str, level: str = "info") -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from installer.contract import FileCheck, FileDiff, Status, StepCheck, StepPreview, StepResult
+from installer.contract import FileCheck, FileDiff, Status, StepReport
 from installer.errors import (
     GIVE_PASSWORD,
     RUN_STEP,
@@ -110,27 +110,27 @@ class ConfigureStep(Step):
             checks.append(check)
         return checks
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         missing_homes = [node.name for node in self.context.server.nodes if not node.home.exists()]
         checks = self._file_checks()
         if any(check.status == Status.DRIFTED for check in checks):
             drifted = [check for check in checks if check.status == Status.DRIFTED]
-            return StepCheck(Status.DRIFTED, f"{len(drifted)} file(s) changed by hand", tuple(checks))
+            return StepReport.checked(Status.DRIFTED, f"{len(drifted)} file(s) changed by hand", tuple(checks))
         pending = [check for check in checks if check.status != Status.DONE]
         if pending:
             message = f"{len(pending)} file(s) to write"
             if missing_homes:
                 message += f" (homes not extracted yet: {', '.join(missing_homes)})"
-            return StepCheck(Status.PENDING, message, tuple(checks))
-        return StepCheck(Status.DONE, f"{len(checks)} file(s) up to date", tuple(checks))
+            return StepReport.checked(Status.PENDING, message, tuple(checks))
+        return StepReport.checked(Status.DONE, f"{len(checks)} file(s) up to date", tuple(checks))
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         checks = self._file_checks()
         lines = [f"{check.status}: {check.path} ({check.reason})" for check in checks if check.status != Status.DONE]
-        return StepPreview(tuple(lines) or ("all configuration files are up to date",),
-                           tuple(check.diff for check in checks if check.diff.changed))
+        return StepReport.previewed(tuple(lines) or ("all configuration files are up to date",),
+                                    tuple(check.diff for check in checks if check.diff.changed))
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         context = self.context
         missing_homes = [node.name for node in context.server.nodes if not node.home.exists()]
         if missing_homes:
@@ -165,7 +165,7 @@ class ConfigureStep(Step):
         message = f"{len(changed_diffs)} file(s) written"
         if len(changed_diffs) < len(patches):
             message += f", {len(patches) - len(changed_diffs)} already as the plan wants"
-        return StepResult(bool(changed_diffs), message, tuple(changed_diffs))
+        return StepReport.applied(bool(changed_diffs), message, tuple(changed_diffs))
 
 
 @lru_cache(maxsize=4)

@@ -5,7 +5,7 @@ server and checked from every other server.
 from __future__ import annotations
 
 from installer import database
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.contract import Status, StepReport
 from installer.errors import GIVE_PASSWORD, InstallerError, Remedy, SecretError
 from installer.sqlscript import split_statements
 from installer.steps.base import Step, read_from_zip
@@ -71,48 +71,48 @@ class DatabaseStep(Step):
         return database.check_application_access(self._endpoint(), db.user, self._app_password(),
                                                  self._node_databases())
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         try:
             if not self.on_database_server:
                 if not self._node_databases():
-                    return StepCheck(Status.DONE, "no ESB node on this server: nothing to check")
+                    return StepReport.checked(Status.DONE, "no ESB node on this server: nothing to check")
                 problems = self._access_problems()
                 if problems:
-                    return StepCheck(Status.FAILED, "; ".join(map(str, problems)))
-                return StepCheck(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
-                                 f"from {self.context.server.address}")
+                    return StepReport.checked(Status.FAILED, "; ".join(map(str, problems)))
+                return StepReport.checked(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
+                                          f"from {self.context.server.address}")
             report, _, _ = self._inspect()
         except SecretError as error:
             if self.context.state.step_status(self.name) == Status.DONE:
-                return StepCheck(Status.DONE, f"done at the last run (not re-checked: {error.message})")
-            return StepCheck(Status.PENDING, f"cannot look yet: {error.message}")
+                return StepReport.checked(Status.DONE, f"done at the last run (not re-checked: {error.message})")
+            return StepReport.checked(Status.PENDING, f"cannot look yet: {error.message}")
         except InstallerError as error:
-            return StepCheck(Status.FAILED, error.message)
+            return StepReport.checked(Status.FAILED, error.message)
         summary = "; ".join(report.summary())
         if report.foreign or report.password_conflicts:
-            return StepCheck(Status.FAILED, summary)
+            return StepReport.checked(Status.FAILED, summary)
         if not report.complete:
-            return StepCheck(Status.PENDING, summary)
+            return StepReport.checked(Status.PENDING, summary)
         if self.context.secrets.db_password:
             problems = self._access_problems()
             if problems:
-                return StepCheck(Status.FAILED, "; ".join(map(str, problems)))
-        return StepCheck(Status.DONE, summary)
+                return StepReport.checked(Status.FAILED, "; ".join(map(str, problems)))
+        return StepReport.checked(Status.DONE, summary)
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         if not self.on_database_server:
             names = ", ".join(self._node_databases()) or "(none)"
-            return StepPreview((f"check that '{self.context.plan.database.user}' reaches {names} at "
-                                f"{self._endpoint()} from {self.context.server.address}",))
+            return StepReport.previewed((f"check that '{self.context.plan.database.user}' reaches {names} at "
+                                         f"{self._endpoint()} from {self.context.server.address}",))
         try:
             report, statements, label = self._inspect()
         except InstallerError as error:
-            return StepPreview((f"cannot look at the database server ({error.message}); it would run:",
-                                *self._all_actions_shown()), problems=(error.message,))
+            return StepReport.previewed((f"cannot look at the database server ({error.message}); it would run:",
+                                         *self._all_actions_shown()), problems=(error.message,))
         actions = database.planned_actions(report, statements)
         lines = [*report.summary(), f"statements to run ({len(actions)}; schema from {label}):"]
         lines += [f"  {action.shown};" for action in actions]
-        return StepPreview(tuple(lines))
+        return StepReport.previewed(tuple(lines))
 
     def _all_actions_shown(self) -> list[str]:
         label, statements = self._script()
@@ -122,13 +122,13 @@ class DatabaseStep(Step):
             user=self.context.plan.database.user)
         return [f"  {action.shown};" for action in database.planned_actions(empty, statements)]
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         if not self.on_database_server:
             problems = self._access_problems()
             if problems:
                 raise database.access_error(problems, database_server=self.context.plan.database.server,
                                             plan_address=self.context.server.address)
-            return StepResult(False, f"the application user reaches {', '.join(self._node_databases())}")
+            return StepReport.applied(False, f"the application user reaches {', '.join(self._node_databases())}")
         db = self.context.plan.database
         label, statements = self._script()
         with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
@@ -175,7 +175,7 @@ class DatabaseStep(Step):
         schema_statements = sum(1 for action in actions if action.statement is not None)
         if actions:
             reset = f", set the given password on {passwords_set} existing account(s)" if passwords_set else ""
-            return StepResult(True, f"created {created_databases} database(s), ran {schema_statements} schema "
-                              f"statement(s), created {created_users} user account(s), added {grants} grant(s)"
-                              + reset)
-        return StepResult(False, "databases, schemas, users and grants already in place")
+            return StepReport.applied(True, f"created {created_databases} database(s), ran {schema_statements} schema "
+                                      f"statement(s), created {created_users} user account(s), added {grants} grant(s)"
+                                      + reset)
+        return StepReport.applied(False, "databases, schemas, users and grants already in place")
