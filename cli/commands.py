@@ -40,6 +40,8 @@ from installer import (
     ADMIN_PASSWORD_ENV,
     APP_PASSWORD,
     APP_PASSWORD_ENV,
+    SVN_PASSWORD,
+    SVN_PASSWORD_ENV,
     FileDiff,
     InstallerError,
     NodeLog,
@@ -94,7 +96,9 @@ def given_secrets(args: argparse.Namespace) -> Secrets:
         db_password=resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV,
                                                     args.db_password_file)),
         db_admin_password=resolve_password(PasswordSource("database admin password", ADMIN_PASSWORD_ENV,
-                                                          args.db_admin_password_file)))
+                                                          args.db_admin_password_file)),
+        svn_password=resolve_password(PasswordSource("svn password", SVN_PASSWORD_ENV,
+                                                     getattr(args, "svn_password_file", None))))
 
 
 def ask_for_needed(session: Session) -> None:
@@ -102,12 +106,14 @@ def ask_for_needed(session: Session) -> None:
     prompt = terminal_prompt()
     if prompt is None:
         return
-    users = {APP_PASSWORD: session.plan.database.user, ADMIN_PASSWORD: session.plan.database.admin_user}
+    users = {APP_PASSWORD: session.plan.database.user, ADMIN_PASSWORD: session.plan.database.admin_user,
+             SVN_PASSWORD: session.plan.cluster.deployment_sync.svn_user}
     answers = {need.secret: prompt(f"{need.label.capitalize()} ({users[need.secret]}): ") or None
                for need in session.secrets_needed()}
     if answers:
         session.secrets = Secrets(db_password=answers.get(APP_PASSWORD, session.secrets.db_password),
-                                  db_admin_password=answers.get(ADMIN_PASSWORD, session.secrets.db_admin_password))
+                                  db_admin_password=answers.get(ADMIN_PASSWORD, session.secrets.db_admin_password),
+                                  svn_password=answers.get(SVN_PASSWORD, session.secrets.svn_password))
 
 
 # --- commands ----------------------------------------------------------------------------------

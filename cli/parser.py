@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cli.exits import EXIT_INVALID
-from installer import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
+from installer import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV, SVN_PASSWORD_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"file holding the application database password (else ${APP_PASSWORD_ENV}, else a prompt)")
         sub.add_argument("--db-admin-password-file", type=Path, metavar="FILE",
                          help=f"file holding the database admin password (else ${ADMIN_PASSWORD_ENV}, else a prompt)")
+        sub.add_argument("--svn-password-file", type=Path, metavar="FILE",
+                         help="file holding the svn password, when cluster.deployment_sync uses svn with a user "
+                              f"(else ${SVN_PASSWORD_ENV}, else a prompt)")
 
     apply = commands.add_parser("apply", help="run the steps for one server (resumes where it stopped)")
     server_options(apply)

@@ -23,6 +23,7 @@ from installer import (
     SET_PASSWORD_ON_ACCOUNTS,
     SHOW_DIFFS,
     START_NODE,
+    SVN_PASSWORD_ENV,
     CheckedPlan,
     Event,
     FileDiff,
@@ -37,7 +38,8 @@ from installer import (
 )
 
 PASSWORD_OPTIONS = {"db_password": (APP_PASSWORD_ENV, "--db-password-file"),
-                    "db_admin_password": (ADMIN_PASSWORD_ENV, "--db-admin-password-file")}
+                    "db_admin_password": (ADMIN_PASSWORD_ENV, "--db-admin-password-file"),
+                    "svn_password": (SVN_PASSWORD_ENV, "--svn-password-file")}
 
 
 def console(*, stderr: bool) -> Console:

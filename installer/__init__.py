@@ -24,7 +24,7 @@ def _export(module: str, *names: str) -> None:
         _PUBLIC[name] = f"installer.{module}"
 
 
-_export("session", "Session", "SecretNeed", "NodeLog", "DryRunStep", "APP_PASSWORD", "ADMIN_PASSWORD",
+_export("session", "Session", "SecretNeed", "NodeLog", "DryRunStep", "APP_PASSWORD", "ADMIN_PASSWORD", "SVN_PASSWORD",
         "PASSWORD_LABELS", "SKIPPABLE_STEPS", "log_size")
 _export("engine", "parse_step_list", "select_steps")
 _export("contract", "Status", "FileDiff", "FileCheck", "StepReport")
@@ -43,7 +43,7 @@ _export("plan.draft", "PlanDraft", "NodeDraft", "ServerDraft", "DEFAULT_HOSTS_FI
         "problem_field", "problems_under", "rebase_paths", "PLAN_READ_ERRORS")
 _export("plan.check", "CheckedPlan", "check_plan", "check_parsed", "EXPECTED_VERSIONS")
 _export("plan.derive", "Layout", "NodeLayout", "ServerLayout")
-_export("secrets", "Secrets", "APP_PASSWORD_ENV", "ADMIN_PASSWORD_ENV", "SECRET_ENV_NAMES", "PasswordSource",
+_export("secrets", "Secrets", "APP_PASSWORD_ENV", "ADMIN_PASSWORD_ENV", "SVN_PASSWORD_ENV", "SECRET_ENV_NAMES", "PasswordSource",
         "resolve_password", "terminal_prompt")
 _export("verify", "VerifyReport", "CheckOutcome")
 _export("report", "ReportItem", "Report", "build_report", "write_report", "PASSED")

@@ -36,7 +36,9 @@ from installer.verify import VerifyReport
 
 APP_PASSWORD = "db_password"
 ADMIN_PASSWORD = "db_admin_password"
-PASSWORD_LABELS = {APP_PASSWORD: "application database password", ADMIN_PASSWORD: "database admin password"}
+SVN_PASSWORD = "svn_password"
+PASSWORD_LABELS = {APP_PASSWORD: "application database password", ADMIN_PASSWORD: "database admin password",
+                   SVN_PASSWORD: "svn password"}
 # How a verification check's outcome reads in a checklist.
 CHECK_MARKS = {"passed": "ok", "failed": "failed", "pending": "pending"}
 # Steps an operator may leave out and do by hand: a password only they need does not block.
@@ -47,7 +49,7 @@ SKIPPABLE_STEPS = frozenset({"database", "hosts"})
 class SecretNeed:
     """A password not given yet that steps still to run will ask for."""
 
-    secret: str  # db_password | db_admin_password
+    secret: str  # db_password | db_admin_password | svn_password
     steps: tuple[str, ...]
 
     @property
@@ -183,11 +185,14 @@ class Session:
         for step in to_run:
             if step == "configure" and esb_here:
                 wanted.setdefault(APP_PASSWORD, []).append(step)
+                if self._installer.layout.needs_svn_password:
+                    wanted.setdefault(SVN_PASSWORD, []).append(step)
             if step == "database":
                 if self.plan.database.server == self.server.name:
                     wanted.setdefault(ADMIN_PASSWORD, []).append(step)
                 wanted.setdefault(APP_PASSWORD, []).append(step)
-        given = {APP_PASSWORD: self.secrets.db_password, ADMIN_PASSWORD: self.secrets.db_admin_password}
+        given = {APP_PASSWORD: self.secrets.db_password, ADMIN_PASSWORD: self.secrets.db_admin_password,
+                 SVN_PASSWORD: self.secrets.svn_password}
         return tuple(SecretNeed(secret, tuple(steps)) for secret, steps in wanted.items() if not given[secret])
 
     def _done(self, step: str) -> bool:

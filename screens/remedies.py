@@ -17,7 +17,8 @@ from installer import (
     Remedy,
 )
 
-PASSWORD_NAMES = {"db_password": "application password", "db_admin_password": "admin password"}
+PASSWORD_NAMES = {"db_password": "application password", "db_admin_password": "admin password",
+                  "svn_password": "svn password"}
 # Remedies the Apply screen's Force button carries out (the run again, told to rewrite or set).
 FORCE_ACTIONS = frozenset({REWRITE_CHANGED_FILES, SET_PASSWORD_ON_ACCOUNTS, LOAD_SCHEMA_ANYWAY})
 

@@ -27,7 +27,8 @@ from installer.errors import ConfigFileError
 from installer.faults import crash_point
 
 REDACTED = "********"
-_PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.IGNORECASE | re.DOTALL)
+# <password> (datasources) and <SvnPassword> (carbon.xml's deployment synchronizer).
+_PASSWORD_ELEMENT = re.compile(r"(<((?:svn)?password)\b[^>]*>)(.*?)(</\2>)", re.IGNORECASE | re.DOTALL)
 
 
 class PatchFunction(Protocol):
@@ -41,8 +42,8 @@ class PatchFunction(Protocol):
 
 
 def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Hide ``<password>`` element contents and any known secret value."""
-    text = _PASSWORD_ELEMENT.sub(lambda match: f"{match.group(1)}{REDACTED}{match.group(3)}", text)
+    """Hide ``<password>`` / ``<SvnPassword>`` element contents and any known secret value."""
+    text = _PASSWORD_ELEMENT.sub(lambda match: f"{match.group(1)}{REDACTED}{match.group(4)}", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)

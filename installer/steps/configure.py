@@ -19,7 +19,7 @@ from installer.errors import (
 )
 from installer.files.axis2 import patch_axis2
 from installer.files.base import FilePatch, PatchFunction
-from installer.files.carbon import patch_carbon
+from installer.files.carbon import patch_carbon, read_carbon
 from installer.files.datasources import patch_datasources, read_datasources
 from installer.files.lbconf import patch_loadbalancer
 from installer.files.registry import patch_registry
@@ -38,6 +38,7 @@ DRIVER_DIR = "repository/components/lib"
 # Placeholder used to render master-datasources.xml for a check when no password was given and
 # none of ours is on disk yet; such a file is always "pending", never written with it.
 PASSWORD_UNKNOWN = "(password not given to the installer)"
+SVN_PASSWORD_UNKNOWN = "(svn password not given to the installer)"
 
 
 class ConfigureStep(Step):
@@ -63,10 +64,15 @@ class ConfigureStep(Step):
                 transform=lambda original: patch(original, settings, path=shown),
                 pristine=lambda: read_from_zip(source_zip, relative), **options)  # type: ignore[arg-type]
 
-        patches = [
-            xml(AXIS2_XML, patch_axis2, layout.axis2_settings(node)),
-            xml(CARBON_XML, patch_carbon, layout.carbon_settings(node)),
-        ]
+        patches = [xml(AXIS2_XML, patch_axis2, layout.axis2_settings(node))]
+        if node.is_esb and layout.needs_svn_password:
+            # carbon.xml then holds the svn login: readable by its owner only, like the datasources.
+            svn_password = (context.secrets.svn_password or self._svn_password_on_disk(node)
+                            or SVN_PASSWORD_UNKNOWN)
+            patches.append(xml(CARBON_XML, patch_carbon, layout.carbon_settings(node, svn_password),
+                               mode=0o600, secrets=(svn_password,)))
+        else:
+            patches.append(xml(CARBON_XML, patch_carbon, layout.carbon_settings(node)))
         if node.role == "elb":
             patches.append(xml(LOADBALANCER_CONF, patch_loadbalancer, layout.load_balancer_settings()))
             return patches
@@ -95,6 +101,17 @@ class ConfigureStep(Step):
             if datasource.name == node.local_registry_db and datasource.password:
                 return datasource.password
         return None
+
+    def _svn_password_on_disk(self, node: NodeLayout) -> str | None:
+        """The svn password in a carbon.xml we wrote, so status works without secrets."""
+        path = node.home / CARBON_XML
+        if self.context.state.file_fingerprint(self.name, path) is None:
+            return None
+        try:
+            sync = read_carbon(path.read_bytes()).deployment_sync
+        except (OSError, ConfigFileError):
+            return None
+        return sync.svn_password if sync is not None and sync.svn_password else None
 
     def _file_checks(self) -> list[FileCheck]:
         state = self.context.state
@@ -152,6 +169,13 @@ class ConfigureStep(Step):
             raise SecretError("the application database password is needed to write "
                               + ", ".join(str(patch.path) for patch in needs_password),
                               remedy=Remedy(GIVE_PASSWORD, secret="db_password"))
+        needs_svn_password = [patch for patch, check in zip(patches, checks, strict=True)
+                              if SVN_PASSWORD_UNKNOWN in patch.secrets and check.status != Status.DONE]
+        if needs_svn_password:
+            user = context.plan.cluster.deployment_sync.svn_user
+            raise SecretError(f"the svn password of '{user}' (cluster.deployment_sync) is needed to write "
+                              + ", ".join(str(patch.path) for patch in needs_svn_password),
+                              remedy=Remedy(GIVE_PASSWORD, secret="svn_password"))
         changed_diffs: list[FileDiff] = []
         for patch, check in zip(patches, checks, strict=True):
             if check.status == Status.DONE:
