@@ -83,6 +83,10 @@ def unified_diff(path: Path, before: bytes | None, after: bytes, *, label: str =
     lines = difflib.unified_diff(old, new, fromfile=f"a/{path}" if before is not None else "/dev/null",
                                  tofile=f"b/{path}", n=2)
     text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    if not text and (before or b"") != after:
+        # Only a hidden value changes (a password given anew): the file is still to be written,
+        # so the diff must not read as "no change" (a pending or drifted file with nothing shown).
+        text = f"{path}: only a password changes (its value is not shown)\n"
     return FileDiff(path, text, label)
 
 
