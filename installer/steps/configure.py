@@ -103,7 +103,8 @@ class ConfigureStep(Step):
         return None
 
     def _svn_password_on_disk(self, node: NodeLayout) -> str | None:
-        """The svn password in a carbon.xml we wrote, so status works without secrets."""
+        """The svn password in a carbon.xml we wrote, so status works without secrets; only when
+        it is the password of the plan's svn user (another user's would be written for this one)."""
         path = node.home / CARBON_XML
         if self.context.state.file_fingerprint(self.name, path) is None:
             return None
@@ -111,7 +112,9 @@ class ConfigureStep(Step):
             sync = read_carbon(path.read_bytes()).deployment_sync
         except (OSError, ConfigFileError):
             return None
-        return sync.svn_password if sync is not None and sync.svn_password else None
+        if sync is None or not sync.svn_password or sync.svn_user != self.context.plan.cluster.deployment_sync.svn_user:
+            return None
+        return sync.svn_password
 
     def _file_checks(self) -> list[FileCheck]:
         state = self.context.state
