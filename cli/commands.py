@@ -51,6 +51,7 @@ from installer import (
     Session,
     Status,
     StepReport,
+    UsageError,
     check_plan,
     layout_tables,
     parse_step_list,
@@ -253,8 +254,13 @@ def show_log(batch: NodeLog, out: Console) -> None:
 
 
 def command_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.probe_timeout is not None and not args.cluster_test:
+        raise UsageError("--probe-timeout only applies with --cluster-test", "add --cluster-test, or leave it out")
+    if args.probe_timeout is not None and not 0 < args.probe_timeout <= 3600:
+        raise UsageError(f"--probe-timeout {args.probe_timeout:g} is out of range", "give seconds from 1 to 3600")
     session = Session.open(args.plan, args.server, check_files=False, secrets=given_secrets(args))
-    report = session.verify()
+    report = session.verify(cluster_test=args.cluster_test, probe_timeout=args.probe_timeout,
+                            progress=lambda text: err.print(f"[dim]cluster test: {escape(text)}[/]"))
     if args.json:
         print(report.to_json(lambda check: what_to_do(check.hint, check.remedy)))
     else:

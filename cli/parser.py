@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     server_options(verify)
     password_options(verify)
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--cluster-test", action="store_true",
+                        help="also the guide's cluster test: on the manager's server, deploy a probe proxy, let "
+                             "deployment synchronisation share it, send requests through the ELB and see workers "
+                             "log them, then remove it; elsewhere, read this server's workers' logs for it")
+    verify.add_argument("--probe-timeout", type=float, metavar="SECONDS",
+                        help="longest wait for each phase of the cluster test (default: 90 to 120 s, Carbon's "
+                             "deployment scheduler runs every 15 s)")
 
     tui = commands.add_parser("tui", help="open the guided installer (the default without a command)")
     tui.add_argument("--plan", type=Path)

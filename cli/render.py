@@ -19,6 +19,7 @@ from installer import (
     PREVIEW_HOSTS_LINES,
     READ_NODE_LOG,
     REWRITE_CHANGED_FILES,
+    RUN_CLUSTER_TEST,
     RUN_STEP,
     SET_PASSWORD_ON_ACCOUNTS,
     SHOW_DIFFS,
@@ -78,6 +79,8 @@ def remedy_words(remedy: Remedy | None) -> str:
         return "or run again with --force to load Carbon's schema next to what is there"
     if action == PREVIEW_HOSTS_LINES:
         return "wso2-cluster apply --dry-run --only hosts shows the lines"
+    if action == RUN_CLUSTER_TEST:
+        return f"wso2-cluster verify --cluster-test{on}"
     return ""
 
 

@@ -35,7 +35,7 @@ _export("events", "Event", "EventSink", "StepStarted", "StepFinished", "Progress
 _export("errors", "InstallerError", "PlanError", "UsageError", "DriftError", "SecretError", "StateError",
         "DistributionError", "ConfigFileError", "Remedy", "GIVE_PASSWORD", "REWRITE_CHANGED_FILES", "SHOW_DIFFS",
         "RUN_STEP", "START_NODE", "READ_NODE_LOG", "CHOOSE_SERVER", "SET_PASSWORD_ON_ACCOUNTS",
-        "LOAD_SCHEMA_ANYWAY", "PREVIEW_HOSTS_LINES")
+        "LOAD_SCHEMA_ANYWAY", "PREVIEW_HOSTS_LINES", "RUN_CLUSTER_TEST")
 _export("lock", "LockedError")
 _export("database", "DatabaseError", "HostNotAllowed", "PasswordRefused", "Probe", "probe_database")
 _export("plan.model", "Plan", "PlanProblem", "ROLES", "LOCAL_REGISTRY_MODES", "parse_plan")

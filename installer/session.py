@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer import launch, processes
+from installer.clustertest import Timeouts
 from installer.contract import Status, StepReport
 from installer.database import Probe, probe_database
 from installer.engine import Installer
@@ -319,13 +320,34 @@ class Session:
                              remedy=check.remedy) for check in result.checks]
         return items
 
-    def verify(self, *, record: bool = True) -> VerifyReport:
-        """Every verification check of this server; the verdict is kept in the state file."""
+    def verify(self, *, record: bool = True, cluster_test: bool = False, probe_timeout: float | None = None,
+               progress: Callable[[str], None] | None = None) -> VerifyReport:
+        """Every verification check of this server; the verdict is kept in the state file.
+
+        ``cluster_test``: also the guide's test with a probe proxy (``installer.clustertest``):
+        the whole test on the manager's server (it deploys and removes the probe; ``progress`` is
+        told each phase; ``probe_timeout`` bounds each wait, in seconds), the workers' logs on
+        the others."""
         step = VerifyStep(self._installer.context)
-        report = step.report()
+        report = step.report(cluster_test=cluster_test, timeouts=_timeouts(probe_timeout), progress=progress)
         if record:
             step.record(report)
         return report
+
+
+    def cluster_test(self, *, probe_timeout: float | None = None,
+                     progress: Callable[[str], None] | None = None) -> VerifyReport:
+        """Only the cluster test (see ``verify``): its checks, as a report of their own; the
+        verdict of the whole verification in the state file is left as it is."""
+        step = VerifyStep(self._installer.context)
+        return VerifyReport(self.server.name, tuple(step.cluster_test(timeouts=_timeouts(probe_timeout),
+                                                                      progress=progress)))
+
+
+def _timeouts(probe_timeout: float | None) -> Timeouts | None:
+    if probe_timeout is None:
+        return None
+    return Timeouts(deploy=probe_timeout, sync=probe_timeout, requests=probe_timeout, undeploy=probe_timeout)
 
 
 def log_size(node: NodeLayout) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from installer import launch, verify
+from installer import clustertest, launch, verify
 from installer.contract import Status, StepReport
 from installer.errors import SHOW_DIFFS, Remedy
 from installer.lock import LockedError, locked_state
+from installer.processes import is_running
 from installer.steps.base import Step
 from installer.steps.configure import ConfigureStep
 from installer.steps.hosts import HostsStep
@@ -17,7 +18,10 @@ class VerifyStep(Step):
 
     always_apply = True
 
-    def report(self) -> verify.VerifyReport:
+    def report(self, *, cluster_test: bool = False, timeouts: clustertest.Timeouts | None = None,
+               progress: clustertest.Progress | None = None) -> verify.VerifyReport:
+        """Every check; with ``cluster_test``, the probe proxy too (see ``installer.clustertest``):
+        run on the manager's server, read from the workers' logs elsewhere."""
         context = self.context
         start = StartStep(context)
         configure = ConfigureStep(context)
@@ -43,7 +47,18 @@ class VerifyStep(Step):
             lambda: verify.check_hosts(context.server),
             drift,
         ]
+        if cluster_test:
+            checks.append(lambda: self.cluster_test(timeouts=timeouts, progress=progress))
         return verify.VerifyReport(context.server.name, tuple(verify.run_checks(checks)))
+
+    def cluster_test(self, *, timeouts: clustertest.Timeouts | None = None,
+                     progress: clustertest.Progress | None = None) -> list[verify.CheckOutcome]:
+        """The cluster test as this server can run it (``installer.clustertest``)."""
+        start = StartStep(self.context)
+        running = {name for name, record in start.node_processes().items() if is_running(record)}
+        return verify.run_checks([lambda: clustertest.cluster_test_outcomes(
+            self.context.layout, self.context.server.name, running=running, launch_offsets=start.launch_offsets(),
+            timeouts=timeouts or clustertest.Timeouts(), progress=progress or (lambda text: None))])
 
     def check(self) -> StepReport:
         if StartStep(self.context).check().status != Status.DONE:
