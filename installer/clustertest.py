@@ -307,11 +307,11 @@ def _manager_shares(layout: Layout, manager: NodeLayout, reader: LogReader, name
     deployed = CheckOutcome(f"cluster test: {manager.name} deploys the probe", True,
                             f"{manager.name} deployed {name} (hot deployment)")
     progress(f"{manager.name} deployed the probe; waiting for it to share it (deployment synchronisation)")
-    sent_before = evidence.sent
     problem = sync_setting_problem(layout, manager)
     if problem:
         return [deployed, _setting_outcome(f"cluster test: {manager.name} shares the probe", problem, manager)]
-    if not _wait([reader], lambda: evidence.sent > sent_before or evidence.sent > 0, timeouts.sync):
+    # Read from just before the probe was written: any request sent since is the commit of it.
+    if not _wait([reader], lambda: evidence.sent > 0, timeouts.sync):
         return [deployed, CheckOutcome(
             f"cluster test: {manager.name} shares the probe", False,
             f"{manager.name} sent no SynchronizeRepositoryRequest within {timeouts.sync:.0f} s: its deployment "
