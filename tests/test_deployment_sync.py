@@ -236,6 +236,17 @@ def test_status_diff_and_dry_run_never_show_the_svn_password(cluster):
     assert leaks(status.stdout + status.stderr, SVN_PASSWORD, OTHER_SVN_PASSWORD, DB_PASSWORD) == []
 
 
+def test_the_svn_password_file_option_keeps_the_password_exactly(cluster, tmp_path):
+    secret_file = tmp_path / "svn-password"
+    secret_file.write_text(SVN_PASSWORD + "\n")
+    result = run_cli("apply", "--plan", cluster.plan, "--server", SERVER, "--only", ",".join(STEPS),
+                     "--svn-password-file", secret_file, svn_password="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for node in ESB_NODES:
+        assert read_carbon(carbon_file(cluster, node).read_bytes()).deployment_sync.svn_password == SVN_PASSWORD
+    assert leaks(result.stdout + result.stderr, SVN_PASSWORD) == []
+
+
 # --- the pieces --------------------------------------------------------------------------------------
 
 def test_diffs_hide_the_svn_password_element_whatever_it_holds():
