@@ -70,6 +70,7 @@ SCALAR_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("database.port", "Database port", kind="int", required=False, default="3306"),
     FieldSpec("database.server", "Creates the databases"),
     FieldSpec("database.admin_user", "Admin user", required=False, default="root"),
+    FieldSpec("database.admin_socket", "Admin socket", required=False),
     FieldSpec("database.user", "Application user"),
     FieldSpec("database.user_db", "User store database", required=False, default="WSO2_USER_DB"),
     FieldSpec("database.registry_db", "Shared registry database", required=False, default="REGISTRY_DB"),

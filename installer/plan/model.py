@@ -116,6 +116,9 @@ class DatabaseSpec:
     local_registry: str
     manager_local_db: str
     worker_local_db: str
+    # The local server's unix socket for the admin (when the database runs on the database
+    # server itself); None: looked for where MySQL and MariaDB packages put it.
+    admin_socket: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -418,6 +421,27 @@ class _Reader:
             candidate = self.source.folder / candidate
         return Path(_normalise(candidate))
 
+    def socket_path(self, value: Any, path: KeyPath) -> Path | None:
+        """An absolute path that fits in a unix socket address (107 bytes); whether it exists is
+        only known on the server that uses it."""
+        hint = "the MySQL/MariaDB server's socket file, e.g. /run/mysqld/mysqld.sock (its socket setting)"
+        text = self.string(hint=hint)(value, path)
+        if text is None:
+            return None
+        if "\x00" in text:
+            self.error(path, "must not hold a NUL character", hint)
+            return None
+        candidate = Path(text).expanduser()
+        if not candidate.is_absolute():
+            self.error(path, f"{text!r} is not an absolute path", hint)
+            return None
+        normalised = _normalise(candidate)
+        if len(os.fsencode(normalised)) > MAX_SOCKET_PATH:
+            self.error(path, f"{normalised!r} is too long for a unix socket ({len(os.fsencode(normalised))} bytes, "
+                       f"at most {MAX_SOCKET_PATH})", hint)
+            return None
+        return Path(normalised)
+
 
 def _normalise(path: Path) -> str:
     return os.path.normpath(str(path))
@@ -454,8 +478,9 @@ DISTRIBUTION_KEYS = {"esb": True, "elb": True, "jdbc_driver": True}
 DATABASE_KEYS = {
     "hostname": True, "address": True, "port": False, "server": True, "admin_user": False, "user": True,
     "user_db": False, "registry_db": False, "local_registry": False,
-    "manager_local_db": False, "worker_local_db": False,
+    "manager_local_db": False, "worker_local_db": False, "admin_socket": False,
 }
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 SERVER_KEYS = {"name": True, "address": True, "install_dir": True, "hosts_file": False, "nodes": True}
 NODE_KEYS = {"name": True, "role": True, "offset": False, "member_port": False}
 
@@ -530,6 +555,7 @@ def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
                                 default="per-role"),
         manager_local_db=read.get(db_raw, "manager_local_db", ("database",), identifier, default="REGISTRY_LOCAL1"),
         worker_local_db=read.get(db_raw, "worker_local_db", ("database",), identifier, default="REGISTRY_LOCAL2"),
+        admin_socket=read.get(db_raw, "admin_socket", ("database",), read.socket_path, default=None),
     )
 
     servers: list[ServerSpec] = []
