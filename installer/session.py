@@ -31,6 +31,7 @@ from installer.processes import CARBON_LOG
 from installer.report import ReportItem
 from installer.secrets import Secrets
 from installer.steps import STEP_NAMES
+from installer.steps.database import DatabaseStep
 from installer.steps.start import StartStep
 from installer.steps.verify import VerifyStep
 from installer.verify import VerifyReport
@@ -189,12 +190,16 @@ class Session:
                 if self._installer.layout.needs_svn_password:
                     wanted.setdefault(SVN_PASSWORD, []).append(step)
             if step == "database":
-                if self.plan.database.server == self.server.name:
+                # Not when the local server's socket admits the admin without a password.
+                if self.plan.database.server == self.server.name and self._admin_password_needed():
                     wanted.setdefault(ADMIN_PASSWORD, []).append(step)
                 wanted.setdefault(APP_PASSWORD, []).append(step)
         given = {APP_PASSWORD: self.secrets.db_password, ADMIN_PASSWORD: self.secrets.db_admin_password,
                  SVN_PASSWORD: self.secrets.svn_password}
         return tuple(SecretNeed(secret, tuple(steps)) for secret, steps in wanted.items() if not given[secret])
+
+    def _admin_password_needed(self) -> bool:
+        return DatabaseStep(self._installer.context).admin_password_needed()
 
     def _done(self, step: str) -> bool:
         try:

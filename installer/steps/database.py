@@ -42,12 +42,26 @@ class DatabaseStep(Step):
     def _node_databases(self) -> list[str]:
         return self.context.layout.databases_used_on(self.context.server)
 
-    def _admin_password(self) -> str:
-        password = self.context.secrets.db_admin_password
-        if not password:
-            raise SecretError("the database admin password is needed on the database server",
-                              remedy=Remedy(GIVE_PASSWORD, secret="db_admin_password"))
-        return password
+    def admin_access(self) -> database.AdminAccess:
+        """How the admin connects: through the local socket when the database runs on this
+        server (the plan's database.admin_socket, else where the packages put it), else TCP."""
+        db = self.context.plan.database
+        return database.AdminAccess.for_server(self._endpoint(), db.admin_user, self.context.secrets.db_admin_password,
+                                               plan_socket=db.admin_socket)
+
+    def admin_password_needed(self) -> bool:
+        """Whether the admin needs the password not given yet: False when none is needed (the
+        local socket admits the admin without one) or when a password would not help (the
+        plan's socket is wrong: the step says so)."""
+        if self.context.secrets.db_admin_password:
+            return False
+        try:
+            with database.admin_connection(self.admin_access()):
+                return False
+        except SecretError:
+            return True
+        except InstallerError:
+            return False
 
     def _app_password(self) -> str:
         password = self.context.secrets.db_password
@@ -56,13 +70,13 @@ class DatabaseStep(Step):
                               remedy=Remedy(GIVE_PASSWORD, secret="db_password"))
         return password
 
-    def _inspect(self) -> tuple[database.DatabaseReport, list, str]:
+    def _inspect(self) -> tuple[database.DatabaseReport, list, str, str]:
+        """What is on the server, the script, its label and how the admin connected."""
         label, statements = self._script()
-        db = self.context.plan.database
-        with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
-            report = database.inspect(connection, self.context.layout, statements,
+        with database.admin_connection(self.admin_access()) as admin:
+            report = database.inspect(admin.connection, self.context.layout, statements,
                                       password=self.context.secrets.db_password)
-        return report, statements, label
+        return report, statements, label, admin.describe()
 
     def _access_problems(self) -> list[database.AccessProblem]:
         if not self._node_databases():
@@ -81,7 +95,7 @@ class DatabaseStep(Step):
                     return StepReport.checked(Status.FAILED, "; ".join(map(str, problems)))
                 return StepReport.checked(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
                                           f"from {self.context.server.address}")
-            report, _, _ = self._inspect()
+            report, _, _, _ = self._inspect()
         except SecretError as error:
             if self.context.state.step_status(self.name) == Status.DONE:
                 return StepReport.checked(Status.DONE, f"done at the last run (not re-checked: {error.message})")
@@ -105,12 +119,14 @@ class DatabaseStep(Step):
             return StepReport.previewed((f"check that '{self.context.plan.database.user}' reaches {names} at "
                                          f"{self._endpoint()} from {self.context.server.address}",))
         try:
-            report, statements, label = self._inspect()
+            report, statements, label, admin = self._inspect()
         except InstallerError as error:
-            return StepReport.previewed((f"cannot look at the database server ({error.message}); it would run:",
+            return StepReport.previewed((f"cannot look at the database server as the admin "
+                                         f"{self.admin_access().describe()} ({error.message}); it would run:",
                                          *self._all_actions_shown()), problems=(error.message,))
         actions = database.planned_actions(report, statements)
-        lines = [*report.summary(), f"statements to run ({len(actions)}; schema from {label}):"]
+        lines = [f"admin connection: {admin}", *report.summary(),
+                 f"statements to run ({len(actions)}; schema from {label}):"]
         lines += [f"  {action.shown};" for action in actions]
         return StepReport.previewed(tuple(lines))
 
@@ -131,13 +147,16 @@ class DatabaseStep(Step):
             return StepReport.applied(False, f"the application user reaches {', '.join(self._node_databases())}")
         db = self.context.plan.database
         label, statements = self._script()
-        with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
+        with database.admin_connection(self.admin_access()) as admin:
+            connection = admin.connection
+            self.note(f"admin connection: {admin.describe()}")
             missing = database.missing_admin_privileges(connection)
             if missing:
                 raise database.DatabaseError(
-                    f"the admin user '{db.admin_user}' lacks {', '.join(missing)} on {self._endpoint()}; nothing was changed",
+                    f"the admin user '{db.admin_user}' lacks {', '.join(missing)} on {self._endpoint()} "
+                    f"(connected {admin.via}); nothing was changed",
                     f"use an account with CREATE, CREATE USER and GRANT OPTION, e.g. "
-                    f"GRANT ALL PRIVILEGES ON *.* TO '{db.admin_user}'@'{self.context.server.address}' WITH GRANT OPTION")
+                    f"GRANT ALL PRIVILEGES ON *.* TO {admin.account} WITH GRANT OPTION")
             # Every account of the user, on any host, is looked at before anything changes: a
             # refusal half-way would leave accounts with two passwords and a hint that dead-ends.
             report = database.inspect(connection, self.context.layout, statements,
