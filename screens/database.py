@@ -152,7 +152,9 @@ class DatabaseScreen(FormScreen):
         """Say which password this server needs, and why."""
         this_server = self.wizard.this_server
         database_server = self.wizard.draft.get("database.server")
-        admin_note = (f"needed here: {this_server} creates the databases" if this_server and this_server == database_server
+        admin_user = self.wizard.draft.get("database.admin_user").strip() or "root"
+        admin_note = (f"needed here: {this_server} creates the databases (leave it empty if this server's MySQL "
+                      f"socket admits '{admin_user}')" if this_server and this_server == database_server
                       else f"needed only on {database_server or 'the database server'}, which creates the databases")
         esb_here = check.runs_esb_on(this_server)
         app_note = ("needed here: written into master-datasources.xml (mode 0600) and used to check access"
