@@ -7,6 +7,7 @@ only those not done, in order, saving the state after each.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +46,8 @@ class Installer:
     """The engine for one server of a plan."""
 
     def __init__(self, checked: CheckedPlan, server_name: str, *, secrets: Secrets | None = None,
-                 emit: EventSink = ignore_events, selected: tuple[str, ...] = STEP_NAMES) -> None:
+                 emit: EventSink = ignore_events, selected: tuple[str, ...] = STEP_NAMES,
+                 stop: threading.Event | None = None) -> None:
         self.checked = checked
         self.plan = checked.plan
         self.layout = checked.layout
@@ -59,7 +61,7 @@ class Installer:
         self.state = State.load(state_path(self.server.install_dir, self.server.name), self.server.name)
         self.emit = emit
         self.context = RunContext(plan=self.plan, layout=self.layout, server=self.server, state=self.state,
-                                  secrets=secrets or Secrets(), emit=emit, selected=selected)
+                                  secrets=secrets or Secrets(), emit=emit, selected=selected, stop=stop)
         self.selected = selected
 
     @classmethod

@@ -90,8 +90,11 @@ class Session:
     """One server of a checked plan, with this run's passwords."""
 
     def __init__(self, checked: CheckedPlan, server: str, *, secrets: Secrets | None = None,
-                 emit: EventSink = ignore_events, steps: Sequence[str] = STEP_NAMES) -> None:
-        self._installer = Installer(checked, server, secrets=secrets, emit=emit, selected=tuple(steps))
+                 emit: EventSink = ignore_events, steps: Sequence[str] = STEP_NAMES,
+                 stop: threading.Event | None = None) -> None:
+        """``stop``: once set, a start in progress (``apply``'s start step, ``start``, ``restart``)
+        gives up: the node being started is stopped, not left half-started, and no other starts."""
+        self._installer = Installer(checked, server, secrets=secrets, emit=emit, selected=tuple(steps), stop=stop)
 
     @classmethod
     def open(cls, plan_path: Path | str, server: str, *, check_files: bool = True, secrets: Secrets | None = None,
@@ -226,6 +229,14 @@ class Session:
         with locked_state(self._installer.state, "restart"):
             step.stop(nodes, timeout=timeout)
             return step.start(nodes)
+
+    def node_pids(self) -> dict[str, int | None]:
+        """This server's nodes in start order, each with the pid of its process while it runs
+        (None when it does not)."""
+        step = self._start_step()
+        records = {node.name: step.process(node.name) for node in self.nodes()}
+        return {name: record.pid if record is not None and processes.is_running(record) else None
+                for name, record in records.items()}
 
     def milestones(self, node: NodeLayout) -> list[Milestone]:
         """The startup milestones of the node's role, in the order they come in its log."""

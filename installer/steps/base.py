@@ -4,6 +4,7 @@ and reading a distribution's files from its zip, which steps do before the node 
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +30,8 @@ class RunContext:
     secrets: Secrets = field(default_factory=Secrets)
     emit: EventSink = ignore_events
     selected: tuple[str, ...] = STEP_NAMES
+    # Set by a front end to give up a start in progress (the wizard, when the operator quits).
+    stop: threading.Event | None = None
 
 
 class Step:

@@ -68,8 +68,13 @@ class StartStep(Step):
             raise InstallerError("; ".join(problems), "set JAVA_HOME to a JDK Carbon supports, then run again",
                                  title="Java is needed")
         state = self.context.state
+        stop = self.context.stop
         started = []
         for node in nodes:
+            if stop is not None and stop.is_set():
+                raise launch.StartStopped(f"stopped before {node.name} was started"
+                                          + (f" ({', '.join(started)} started)" if started else ""),
+                                          "start the nodes again when you are ready")
             if is_running(self.process(node.name)):
                 self.note(f"{node.name}: already running")
                 continue
@@ -88,10 +93,14 @@ class StartStep(Step):
             self.note(f"{node.name}: started (pid {record.pid}): {' '.join(record.argv)}")
             try:
                 result, died = launch.wait_for_node(self.context.layout, node, record, offsets,
-                                                    on_event=self._event)
+                                                    on_event=self._event, cancel=stop)
             except BaseException:  # interrupted (Ctrl-C) or a bug: not left half-started either
                 self._stop_unstarted(node, record)
                 raise
+            if result.outcome != "completed" and not died and stop is not None and stop.is_set():
+                self._stop_unstarted(node, record)
+                raise launch.StartStopped(f"stopped while {node.name} was starting: it was stopped too, not left "
+                                          "half-started", "start the nodes again when you are ready")
             if result.outcome != "completed":
                 # Said from what the node did before we stop it (its exit status, its last lines).
                 error = launch.startup_error(node, record, result, died=died)
