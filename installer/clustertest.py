@@ -414,8 +414,8 @@ def _requests(layout: Layout, workers: list[NodeLayout], local_workers: list[Nod
         names = ", ".join(f"{node.name} on {node.server}" for node in remote_workers)
         outcomes.append(CheckOutcome(
             "cluster test: requests to other servers", bool(elsewhere),
-            f"{len(elsewhere)} request(s) answered by the probe outside this server ({names}): run verify "
-            f"--cluster-test there to see each worker's" if elsewhere else
+            f"{len(elsewhere)} request(s) answered by the probe outside this server ({names}): the cluster "
+            "test there shows each worker's" if elsewhere else
             f"no request reached {names}",
             "" if elsewhere else "the ELB does not send to the workers on " + ", ".join(remote_servers)
             + ": see the membership checks there",
@@ -459,7 +459,7 @@ def _unanswered_hint(unanswered: list[Answer], workers: list[NodeLayout], local_
                 "axis2.xml and the worker host name in loadbalancer.conf")
     remote = sorted({node.server for node in workers if node not in local_workers})
     if remote:
-        return ("a worker without the probe answered; run verify --cluster-test on " + ", ".join(remote)
+        return ("a worker without the probe answered; run the cluster test on " + ", ".join(remote)
                 + ": it names the worker and its deployment synchronisation setting")
     return "a worker without the probe answered: see each worker's 'receives the probe' check"
 
@@ -526,7 +526,7 @@ def _worker_verdict(node: NodeLayout, evidence: ProbeEvidence, manager_server: s
     label = f"cluster test: {node.name}"
     if not evidence.tokens:
         return CheckOutcome.waiting(label, f"no cluster test in {node.name}'s log yet",
-                                    f"run verify --cluster-test on {manager_server} first, then here again",
+                                    f"run the cluster test on {manager_server} first, then here again",
                                     remedy=Remedy(RUN_CLUSTER_TEST, server=manager_server))
     token = evidence.tokens[-1]
     name = probe_name(token)

@@ -6,7 +6,6 @@ on the manager's server, the workers' logs elsewhere), its progress and each of 
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,12 +37,6 @@ LOOK = {"done": ("✓", "green"), "ok": ("✓", "green"), "failed": ("✗", "bol
 
 # A check's status as the report and the checklist mark it (as Session.checklist does).
 CHECK_MARKS = {"passed": "ok", "failed": "failed", "pending": "pending"}
-# The engine's cluster-test texts name the command line's way to run it; the wizard's is a button.
-CLI_CLUSTER_TEST = (
-    (re.compile(r"\brun verify --cluster-test on ([\w.-]+)"), r"press Cluster test in the installer on \1"),
-    (re.compile(r"\brun verify --cluster-test there\b"), "press Cluster test in the installer there"),
-    (re.compile(r"\bverify --cluster-test\b"), "Cluster test"),
-)
 
 
 def checklist(session: Session, skipped: set[str]) -> list[ReportItem]:
@@ -54,25 +47,17 @@ def checklist(session: Session, skipped: set[str]) -> list[ReportItem]:
             for item in session.checklist(skipped)]
 
 
-def wizard_words(text: str) -> str:
-    """``text`` with the command line's ``verify --cluster-test`` said as the wizard's button."""
-    for pattern, words in CLI_CLUSTER_TEST:
-        text = pattern.sub(words, text)
-    return text
-
-
 def cluster_test_items(checks: tuple[CheckOutcome, ...], here: str | None) -> list[ReportItem]:
     """The cluster test's checks as checklist items (kind "check"), what to do worded the
-    wizard's way; a remedy that repeats what the hint already says (press Cluster test) is left
-    out."""
+    wizard's way; a remedy that repeats what the hint already says (run the cluster test there)
+    is left out."""
     items = []
     for check in checks:
-        hint = wizard_words(check.hint)
         remedy = check.remedy
-        if remedy is not None and remedy.action == RUN_CLUSTER_TEST and "press Cluster test" in hint:
+        if remedy is not None and remedy.action == RUN_CLUSTER_TEST and "cluster test" in check.hint:
             remedy = None
-        items.append(ReportItem(check.name, CHECK_MARKS[check.status], wizard_words(check.detail),
-                                what_to_do(hint, remedy, here), kind="check"))
+        items.append(ReportItem(check.name, CHECK_MARKS[check.status], check.detail,
+                                what_to_do(check.hint, remedy, here), kind="check"))
     return items
 
 

@@ -21,7 +21,7 @@ from installer import (
     ReportItem,
 )
 from installer.verify import VerifyReport
-from screens.verify import VerifyScreen, cluster_test_items, wizard_words
+from screens.verify import VerifyScreen, cluster_test_items
 from tests.support.build_distributions import build_all
 from tests.test_tui_support import SIZE, make_app, seed_plan, settle, shows, sync, wait_for
 
@@ -171,7 +171,7 @@ async def test_on_a_server_without_the_manager_it_reads_the_logs_and_pending_say
         tmp_path, plan, monkeypatch):
     # What the engine says on server-132 before the manager's server ran the test.
     pending = tuple(CheckOutcome.waiting(f"cluster test: {worker}", f"no cluster test in {worker}'s log yet",
-                                         "run verify --cluster-test on server-206 first, then here again",
+                                         "run the cluster test on server-206 first, then here again",
                                          remedy=Remedy(RUN_CLUSTER_TEST, server="server-206"))
                     for worker in ("worker1", "worker3"))
     use(monkeypatch, FakeSession("server-132", pending))
@@ -187,17 +187,20 @@ async def test_on_a_server_without_the_manager_it_reads_the_logs_and_pending_say
                            absent=("quitting now waits",))
         assert style_of(app, "#cluster-status") == "bold yellow"
         # What to do names the wizard's button, said once, and never the command line's flag.
-        assert "what to do: press Cluster test in the installer on server-206 first, then here again" in text
+        assert "what to do: run the cluster test on server-206 first, then here again" in text
         assert "--cluster-test" not in text and "on the Verify screen" not in text
 
 
-def test_the_engine_texts_naming_the_command_line_are_said_the_wizard_way():
-    assert wizard_words("a worker without the probe answered; run verify --cluster-test on server-132: it names "
-                        "the worker") == ("a worker without the probe answered; press Cluster test in the installer "
-                                          "on server-132: it names the worker")
-    assert wizard_words("3 request(s) answered outside this server: run verify --cluster-test there to see each "
-                        "worker's") == ("3 request(s) answered outside this server: press Cluster test in the "
-                                        "installer there to see each worker's")
+def test_a_remedy_the_hint_already_says_is_not_repeated():
+    pending = CheckOutcome.waiting("cluster test: worker1", "no cluster test in worker1's log yet",
+                                   "run the cluster test on server-206 first, then here again",
+                                   remedy=Remedy(RUN_CLUSTER_TEST, server="server-206"))
+    (item,) = cluster_test_items((pending,), "server-132")
+    assert item.hint == "run the cluster test on server-206 first, then here again"
+    # Without the hint saying it, the remedy is worded the wizard's way.
+    (bare,) = cluster_test_items((CheckOutcome.waiting("x", "y", remedy=Remedy(RUN_CLUSTER_TEST, server="server-206")),),
+                                 "server-132")
+    assert bare.hint == "press Cluster test on the Verify screen (in the installer on server-206)"
     # A remedy that is not already said stays; passed checks keep their remedy out of the hint too.
     started = CheckOutcome("cluster test", False, "manager is not running", "start manager first",
                            remedy=Remedy("start_node", node="manager", server="server-206"))
