@@ -12,13 +12,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, DataTable, Label, Select, Static
 
 from installer import DEFAULT_HOSTS_FILE, ROLES, NodeDraft, PlanDraft, ServerDraft
 from screens.base import WizardScreen
-from screens.dialogs import ConfirmScreen
+from screens.dialogs import ConfirmScreen, FormDialog
 from screens.widgets import FormField, ProblemList
 from screens.wizard import DraftCheck, WizardState, check_text
 
@@ -344,13 +343,14 @@ class EditedNode:
 EditedT = TypeVar("EditedT")
 
 
-class RecordEditor(ModalScreen[EditedT]):
+class RecordEditor(FormDialog[EditedT]):
     """What the server and node editors share: their fields checked as they are typed against the
-    whole draft with the record in place, the problems no field shows listed below, Save / Cancel.
-    A subclass sets ``record`` (the draft being edited) and says what it checks and returns."""
+    whole draft with the record in place, the problems no field shows listed below, Save / Cancel
+    (and FormDialog's keys). A subclass sets ``record`` (the draft being edited) and says what it
+    checks and returns."""
 
     CSS_PATH = [str(ASSETS / "dialogs.tcss"), str(ASSETS / "topology.tcss")]
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    DIALOG_CLASSES = "dialog editor-dialog"
 
     record: ServerDraft | NodeDraft
 
@@ -360,9 +360,6 @@ class RecordEditor(ModalScreen[EditedT]):
 
     def editor_footer(self) -> ComposeResult:
         yield ProblemList(id="editor-problems")
-        with Horizontal(classes="dialog-buttons"):
-            yield Button("Save", id="save", variant="primary", compact=True)
-            yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.check_candidate()
@@ -383,13 +380,8 @@ class RecordEditor(ModalScreen[EditedT]):
         setattr(self.record, event.path.rsplit(".", 1)[1], event.value)
         self.check_candidate()
 
-    @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         self.dismiss(self.result())
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ServerEditor(RecordEditor[EditedServer | None]):
@@ -406,19 +398,19 @@ class ServerEditor(RecordEditor[EditedServer | None]):
     def position(self) -> int:
         return self.index if self.index is not None else len(self.wizard.draft.servers)
 
-    def compose(self) -> ComposeResult:
+    def dialog_title(self) -> str:
+        return "New server" if self.index is None else f"Server {self.server.name}"
+
+    def compose_fields(self) -> ComposeResult:
         prefix = f"servers[{self.position}]"
-        title = "New server" if self.index is None else f"Server {self.server.name}"
-        with Vertical(classes="dialog editor-dialog"):
-            yield Static(title, classes="dialog-title")
-            yield FormField(f"{prefix}.name", "Name", self.server.name)
-            yield FormField(f"{prefix}.address", "Address", self.server.address,
-                            placeholder="the address the other servers reach it on")
-            yield FormField(f"{prefix}.install_dir", "Install folder", self.server.install_dir,
-                            note="node homes go to <install folder>/<node name>")
-            yield FormField(f"{prefix}.hosts_file", "Hosts file", self.server.hosts_file,
-                            placeholder=DEFAULT_HOSTS_FILE)
-            yield from self.editor_footer()
+        yield FormField(f"{prefix}.name", "Name", self.server.name)
+        yield FormField(f"{prefix}.address", "Address", self.server.address,
+                        placeholder="the address the other servers reach it on")
+        yield FormField(f"{prefix}.install_dir", "Install folder", self.server.install_dir,
+                        note="node homes go to <install folder>/<node name>")
+        yield FormField(f"{prefix}.hosts_file", "Hosts file", self.server.hosts_file,
+                        placeholder=DEFAULT_HOSTS_FILE)
+        yield from self.editor_footer()
 
     def candidate(self) -> PlanDraft:
         draft = self.wizard.draft.copy()
@@ -453,8 +445,10 @@ class NodeEditor(RecordEditor[EditedNode | None]):
         self.node = NodeDraft(node.name, node.role, node.offset, node.member_port)
         self.record = self.node
 
-    def compose(self) -> ComposeResult:
-        title = "New node" if self.original[1] is None else f"Node {self.node.name}"
+    def dialog_title(self) -> str:
+        return "New node" if self.original[1] is None else f"Node {self.node.name}"
+
+    def compose_fields(self) -> ComposeResult:
         path = self.path_prefix(self.candidate())
         # Kept as attributes: their key path changes when the node moves to another server.
         self.offset_field = FormField(f"{path}.offset", "Port offset", self.node.offset, placeholder="derived")
@@ -462,19 +456,17 @@ class NodeEditor(RecordEditor[EditedNode | None]):
                                            placeholder="derived")
         servers = [(server.name or f"(server {index + 1})", index)
                    for index, server in enumerate(self.wizard.draft.servers)]
-        with Vertical(classes="dialog editor-dialog"):
-            yield Static(title, classes="dialog-title")
-            with Horizontal(classes="form-row select-row"):
-                yield Label("Server", classes="form-label")
-                yield Select(servers, value=self.server_index, allow_blank=False, id="node-server", compact=True)
-            with Horizontal(classes="form-row select-row"):
-                yield Label("Role", classes="form-label")
-                yield Select([(role, role) for role in ROLES], value=self.node.role if self.node.role in ROLES
-                             else Select.NULL, id="node-role", compact=True)
-            yield FormField(f"{path}.name", "Name", self.node.name, note="also the folder name of its home")
-            yield self.offset_field
-            yield self.member_port_field
-            yield from self.editor_footer()
+        with Horizontal(classes="form-row select-row"):
+            yield Label("Server", classes="form-label")
+            yield Select(servers, value=self.server_index, allow_blank=False, id="node-server", compact=True)
+        with Horizontal(classes="form-row select-row"):
+            yield Label("Role", classes="form-label")
+            yield Select([(role, role) for role in ROLES], value=self.node.role if self.node.role in ROLES
+                         else Select.NULL, id="node-role", compact=True)
+        yield FormField(f"{path}.name", "Name", self.node.name, note="also the folder name of its home")
+        yield self.offset_field
+        yield self.member_port_field
+        yield from self.editor_footer()
 
     def candidate(self) -> PlanDraft:
         draft = self.wizard.draft.copy()
