@@ -40,6 +40,8 @@ from installer import (
     ADMIN_PASSWORD_ENV,
     APP_PASSWORD,
     APP_PASSWORD_ENV,
+    SVN_PASSWORD,
+    SVN_PASSWORD_ENV,
     FileDiff,
     InstallerError,
     NodeLog,
@@ -48,7 +50,8 @@ from installer import (
     Secrets,
     Session,
     Status,
-    StepOutcome,
+    StepReport,
+    UsageError,
     check_plan,
     layout_tables,
     parse_step_list,
@@ -94,7 +97,9 @@ def given_secrets(args: argparse.Namespace) -> Secrets:
         db_password=resolve_password(PasswordSource("application database password", APP_PASSWORD_ENV,
                                                     args.db_password_file)),
         db_admin_password=resolve_password(PasswordSource("database admin password", ADMIN_PASSWORD_ENV,
-                                                          args.db_admin_password_file)))
+                                                          args.db_admin_password_file)),
+        svn_password=resolve_password(PasswordSource("svn password", SVN_PASSWORD_ENV,
+                                                     getattr(args, "svn_password_file", None))))
 
 
 def ask_for_needed(session: Session) -> None:
@@ -102,12 +107,14 @@ def ask_for_needed(session: Session) -> None:
     prompt = terminal_prompt()
     if prompt is None:
         return
-    users = {APP_PASSWORD: session.plan.database.user, ADMIN_PASSWORD: session.plan.database.admin_user}
+    users = {APP_PASSWORD: session.plan.database.user, ADMIN_PASSWORD: session.plan.database.admin_user,
+             SVN_PASSWORD: session.plan.cluster.deployment_sync.svn_user}
     answers = {need.secret: prompt(f"{need.label.capitalize()} ({users[need.secret]}): ") or None
                for need in session.secrets_needed()}
     if answers:
         session.secrets = Secrets(db_password=answers.get(APP_PASSWORD, session.secrets.db_password),
-                                  db_admin_password=answers.get(ADMIN_PASSWORD, session.secrets.db_admin_password))
+                                  db_admin_password=answers.get(ADMIN_PASSWORD, session.secrets.db_admin_password),
+                                  svn_password=answers.get(SVN_PASSWORD, session.secrets.svn_password))
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -164,13 +171,13 @@ def dry_run(session: Session, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def summarise(outcomes: list[StepOutcome], session: Session, out: Console) -> int:
+def summarise(outcomes: list[StepReport], session: Session, out: Console) -> int:
     out.print(f"state: {session.state_file}   log: {session.log_file}", markup=False)
     pending = [outcome for outcome in outcomes if outcome.status == Status.PENDING]
     if pending:
         # The first server of several: done here, the cluster is verified once the others run.
         for outcome in pending:
-            out.print(f"[yellow]{outcome.name} pending[/]: {escape(outcome.message)}")
+            out.print(f"[yellow]{outcome.step} pending[/]: {escape(outcome.message)}")
         out.print(f"[green]{escape(session.server.name)}: every step this server can do is done[/]")
         return EXIT_OK
     out.print(f"[green]{escape(session.server.name)}: all selected steps are done[/]")
@@ -247,8 +254,13 @@ def show_log(batch: NodeLog, out: Console) -> None:
 
 
 def command_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.probe_timeout is not None and not args.cluster_test:
+        raise UsageError("--probe-timeout only applies with --cluster-test", "add --cluster-test, or leave it out")
+    if args.probe_timeout is not None and not 0 < args.probe_timeout <= 3600:
+        raise UsageError(f"--probe-timeout {args.probe_timeout:g} is out of range", "give seconds from 1 to 3600")
     session = Session.open(args.plan, args.server, check_files=False, secrets=given_secrets(args))
-    report = session.verify()
+    report = session.verify(cluster_test=args.cluster_test, probe_timeout=args.probe_timeout,
+                            progress=lambda text: err.print(f"[dim]cluster test: {escape(text)}[/]"))
     if args.json:
         print(report.to_json(lambda check: what_to_do(check.hint, check.remedy)))
     else:

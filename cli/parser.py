@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cli.exits import EXIT_INVALID
-from installer import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV
+from installer import ADMIN_PASSWORD_ENV, APP_PASSWORD_ENV, SVN_PASSWORD_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"file holding the application database password (else ${APP_PASSWORD_ENV}, else a prompt)")
         sub.add_argument("--db-admin-password-file", type=Path, metavar="FILE",
                          help=f"file holding the database admin password (else ${ADMIN_PASSWORD_ENV}, else a prompt)")
+        sub.add_argument("--svn-password-file", type=Path, metavar="FILE",
+                         help="file holding the svn password, when cluster.deployment_sync uses svn with a user "
+                              f"(else ${SVN_PASSWORD_ENV}, else a prompt)")
 
     apply = commands.add_parser("apply", help="run the steps for one server (resumes where it stopped)")
     server_options(apply)
@@ -72,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     server_options(verify)
     password_options(verify)
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--cluster-test", action="store_true",
+                        help="also the guide's cluster test: on the manager's server, deploy a probe proxy, let "
+                             "deployment synchronisation share it, send requests through the ELB and see workers "
+                             "log them, then remove it; elsewhere, read this server's workers' logs for it")
+    verify.add_argument("--probe-timeout", type=float, metavar="SECONDS",
+                        help="longest wait for each phase of the cluster test (default: 90 to 120 s, Carbon's "
+                             "deployment scheduler runs every 15 s)")
 
     tui = commands.add_parser("tui", help="open the guided installer (the default without a command)")
     tui.add_argument("--plan", type=Path)

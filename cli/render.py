@@ -19,10 +19,12 @@ from installer import (
     PREVIEW_HOSTS_LINES,
     READ_NODE_LOG,
     REWRITE_CHANGED_FILES,
+    RUN_CLUSTER_TEST,
     RUN_STEP,
     SET_PASSWORD_ON_ACCOUNTS,
     SHOW_DIFFS,
     START_NODE,
+    SVN_PASSWORD_ENV,
     CheckedPlan,
     Event,
     FileDiff,
@@ -37,7 +39,8 @@ from installer import (
 )
 
 PASSWORD_OPTIONS = {"db_password": (APP_PASSWORD_ENV, "--db-password-file"),
-                    "db_admin_password": (ADMIN_PASSWORD_ENV, "--db-admin-password-file")}
+                    "db_admin_password": (ADMIN_PASSWORD_ENV, "--db-admin-password-file"),
+                    "svn_password": (SVN_PASSWORD_ENV, "--svn-password-file")}
 
 
 def console(*, stderr: bool) -> Console:
@@ -76,6 +79,8 @@ def remedy_words(remedy: Remedy | None) -> str:
         return "or run again with --force to load Carbon's schema next to what is there"
     if action == PREVIEW_HOSTS_LINES:
         return "wso2-cluster apply --dry-run --only hosts shows the lines"
+    if action == RUN_CLUSTER_TEST:
+        return f"wso2-cluster verify --cluster-test{on}"
     return ""
 
 

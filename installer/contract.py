@@ -2,9 +2,9 @@
 engine makes of a run, in one place (Ansible's check/diff results are the model).
 
 ``check`` says a ``Status`` (with a ``FileCheck`` per file it looked at), ``preview`` what would
-change (summary lines and a ``FileDiff`` per file), ``apply`` what it changed (``StepResult``);
-the engine reports each step run as a ``StepOutcome``. All are small frozen values: front ends
-present them, nothing changes them.
+change (summary lines and a ``FileDiff`` per file), ``apply`` what it changed; all three, and the
+engine's record of each step it ran, are one shape: ``StepReport``. All are small frozen values:
+front ends present them, nothing changes them.
 """
 
 from __future__ import annotations
@@ -52,38 +52,39 @@ class FileCheck:
 
 
 @dataclass(frozen=True)
-class StepCheck:
+class StepReport:
+    """What a step says about itself, the one shape for its ``check``, ``preview`` and ``apply``
+    and for the engine's record of a run (``step`` is set by the engine: the step's name).
+
+    - check: ``status`` and ``message``, and ``files`` when it looked at files (``diffs`` are theirs);
+    - preview: ``summary`` (what apply would do, a line each), ``diffs``, and ``problems`` (what
+      already tells that apply would fail; ``status`` is FAILED then, else PENDING);
+    - apply: ``status`` (DONE; verify may say PENDING), ``message``, ``changed`` and ``diffs``.
+
+    Use the constructors ``checked``, ``previewed`` and ``applied``: each sets what means
+    something for it and leaves the rest empty.
+    """
+
     status: Status
     message: str
-    files: tuple[FileCheck, ...] = ()
-
-    @property
-    def diffs(self) -> tuple[FileDiff, ...]:
-        return tuple(check.diff for check in self.files if check.diff.changed)
-
-
-@dataclass(frozen=True)
-class StepPreview:
-    summary: tuple[str, ...]
-    diffs: tuple[FileDiff, ...] = ()
-    problems: tuple[str, ...] = ()  # what already tells that apply would fail
-
-
-@dataclass(frozen=True)
-class StepResult:
-    changed: bool
-    message: str
-    diffs: tuple[FileDiff, ...] = ()
-    warnings: tuple[str, ...] = ()
-    status: Status = Status.DONE  # verify: PENDING while members on other servers are not started
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    """One step of an engine run: applied (``changed`` or not), or found done by its check."""
-
-    name: str
-    status: Status
-    message: str
-    diffs: tuple[FileDiff, ...] = ()
     changed: bool = False
+    diffs: tuple[FileDiff, ...] = ()
+    files: tuple[FileCheck, ...] = ()
+    summary: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    step: str = ""
+
+    @classmethod
+    def checked(cls, status: Status, message: str, files: tuple[FileCheck, ...] = ()) -> StepReport:
+        return cls(status, message, diffs=tuple(check.diff for check in files if check.diff.changed), files=files)
+
+    @classmethod
+    def previewed(cls, summary: tuple[str, ...], diffs: tuple[FileDiff, ...] = (),
+                  problems: tuple[str, ...] = ()) -> StepReport:
+        return cls(Status.FAILED if problems else Status.PENDING, summary[0] if summary else "",
+                   diffs=diffs, summary=summary, problems=problems)
+
+    @classmethod
+    def applied(cls, changed: bool, message: str, diffs: tuple[FileDiff, ...] = (),
+                status: Status = Status.DONE) -> StepReport:
+        return cls(status, message, changed=changed, diffs=diffs)

@@ -6,6 +6,11 @@ application user for every client address and grant it everything on exactly tho
 On every other server: only check, as the nodes will connect (client socket bound to this
 server's plan address).
 
+The admin connects through the local server's unix socket when the database runs on this
+server (stock Debian/Ubuntu MariaDB and Ubuntu's MySQL 8 admit root@localhost only that way, by
+unix_socket / auth_socket, with no password), else, or when the socket refuses and a password was
+given, over TCP from this server's plan address. The application user is always checked over TCP.
+
 Identifiers are validated by the plan and always backtick-quoted here; user names, hosts and
 passwords are passed as parameters, never pasted into statement text.
 """
@@ -16,8 +21,12 @@ import contextlib
 import errno
 import hashlib
 import hmac
+import ipaddress
+import os
+import pwd
 import re
 import socket
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +42,7 @@ from installer.errors import (
     SET_PASSWORD_ON_ACCOUNTS,
     InstallerError,
     Remedy,
+    SecretError,
 )
 from installer.plan.derive import Layout
 from installer.sqlscript import Statement, script_objects, split_statements
@@ -155,6 +165,266 @@ def _is_local_address(address: str) -> bool:
     return True
 
 
+# --- the admin through the local socket ------------------------------------------------------------------
+
+# Where MySQL and MariaDB packages put the server's socket: Debian/Ubuntu (/run, and /var/run
+# where it is not a link to /run), Red Hat and SUSE, upstream's compiled-in default.
+SOCKET_PLACES: tuple[Path, ...] = (Path("/run/mysqld/mysqld.sock"), Path("/var/run/mysqld/mysqld.sock"),
+                                   Path("/var/lib/mysql/mysql.sock"), Path("/tmp/mysql.sock"))
+# bind_address values that mean every address.
+_EVERY_ADDRESS = frozenset({"*", "0.0.0.0", "::", ""})
+
+
+def runs_here(address: str, server_address: str) -> bool:
+    """Whether the database at ``address`` runs on this machine: the address is this server's
+    plan address or a loopback one, and this machine really has it."""
+    try:
+        wanted = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    try:
+        own = ipaddress.ip_address(server_address) == wanted
+    except ValueError:
+        own = False
+    if not (own or wanted.is_loopback):
+        return False
+    try:
+        return _is_local_address(str(wanted))
+    except OSError:
+        return False
+
+
+def os_user() -> str:
+    """The OS user this process runs as, as a unix socket's peer (unix_socket / auth_socket) sees
+    it: the effective uid, whatever $USER says (``sudo -E`` keeps the caller's)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+@dataclass(frozen=True)
+class SocketTry:
+    """A socket the admin did not connect through, and why."""
+
+    path: Path
+    reason: str
+    kind: str  # absent | unusable (not a socket, nothing answers) | refused (the account) | other (another server)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class AdminAccess:
+    """How the admin reaches the database server: through the local server's socket first when
+    the database runs on this server (``sockets``, tried in order), else over TCP to
+    ``endpoint`` from this server's plan address. ``password`` None: none was given."""
+
+    endpoint: Endpoint
+    user: str
+    password: str | None
+    sockets: tuple[Path, ...] = ()
+    socket_from_plan: bool = False
+    not_here: str = ""  # why no socket is tried (the database is elsewhere)
+
+    @classmethod
+    def for_server(cls, endpoint: Endpoint, user: str, password: str | None, *,
+                   plan_socket: Path | None = None) -> AdminAccess:
+        """``plan_socket``: the plan's database.admin_socket, else the usual places are tried."""
+        password = password or None
+        if not runs_here(endpoint.address, endpoint.bind_address or ""):
+            ignored = f" (database.admin_socket {plan_socket} is not used)" if plan_socket else ""
+            return cls(endpoint, user, password,
+                       not_here=f"the database at {endpoint} is not on this server{ignored}, so there is no local "
+                                "socket to log in through")
+        if plan_socket is not None:
+            return cls(endpoint, user, password, (Path(plan_socket),), socket_from_plan=True)
+        return cls(endpoint, user, password, _distinct(SOCKET_PLACES))
+
+    def describe(self) -> str:
+        """The way the admin will connect, before trying it (no password in it, ever)."""
+        tcp = f"over TCP to {self.endpoint}{_source(self.endpoint)}"
+        if not self.sockets:
+            return f"'{self.user}' {tcp}"
+        places = " or ".join(str(path) for path in self.sockets)
+        fallback = f", else {tcp}" if self.password else ""
+        return f"'{self.user}' through the local socket {places}{fallback}"
+
+
+def _distinct(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """``paths`` without the ones that name the same file as an earlier one (/var/run -> /run)."""
+    seen: set[str] = set()
+    kept = []
+    for path in paths:
+        try:
+            key = os.path.realpath(path)
+        except (OSError, ValueError):
+            key = str(path)
+        if key not in seen:
+            seen.add(key)
+            kept.append(path)
+    return tuple(kept)
+
+
+def _source(endpoint: Endpoint) -> str:
+    return f" from {endpoint.bind_address}" if endpoint.bind_address else ""
+
+
+@dataclass
+class AdminConnection:
+    """An open admin connection and the way it was made, for messages."""
+
+    connection: pymysql.connections.Connection
+    user: str
+    socket: Path | None  # None: over TCP
+    endpoint: Endpoint
+    tried: tuple[SocketTry, ...] = ()
+
+    @property
+    def via(self) -> str:
+        if self.socket is not None:
+            return f"through the local socket {self.socket}"
+        return f"over TCP to {self.endpoint}{_source(self.endpoint)}"
+
+    @property
+    def account(self) -> str:
+        """The account the server matched (what a GRANT for the admin names)."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_USER()")
+            (current,) = cursor.fetchone()
+        name, _, host = str(current).rpartition("@")
+        return account_name(name, host)
+
+    def describe(self) -> str:
+        """``'root' through the local socket /run/mysqld/mysqld.sock``, with what refused first."""
+        tried = [str(attempt) for attempt in self.tried if attempt.kind != "absent"]
+        before = f" (not through {'; '.join(tried)})" if tried else ""
+        return f"'{self.user}' {self.via}{before}"
+
+
+def open_admin(access: AdminAccess) -> AdminConnection:
+    """The admin connection: through the local socket when it admits the admin (with the given
+    password, or none), else over TCP with the given password.
+
+    A socket the plan names that is not there, or is another server's, is an error naming it;
+    with no password and no socket that admits the admin, a SecretError says what was tried."""
+    tried: list[SocketTry] = []
+    for path in access.sockets:
+        outcome = _try_socket(path, access)
+        if not isinstance(outcome, SocketTry):
+            return AdminConnection(outcome, access.user, path, access.endpoint, tuple(tried))
+        tried.append(outcome)
+        if access.socket_from_plan and outcome.kind != "refused":
+            raise DatabaseError(
+                f"the admin cannot use database.admin_socket {outcome.path}: {outcome.reason}",
+                "name in database.admin_socket the socket of the MySQL/MariaDB server at "
+                f"{access.endpoint} (its socket setting: SELECT @@socket), or remove the key to let the "
+                "installer look where MySQL and MariaDB packages put it")
+    if access.password:
+        try:
+            connection = connect(access.endpoint, access.user, access.password, role="admin")
+        except DatabaseError as error:
+            tried_here = [str(attempt) for attempt in tried if attempt.kind != "absent"]
+            if tried_here:
+                error.message += f" (the local socket was tried first: {'; '.join(tried_here)})"
+            raise
+        return AdminConnection(connection, access.user, None, access.endpoint, tuple(tried))
+    raise SecretError(f"the database admin password is needed on the database server: {_what_was_tried(access, tried)}",
+                      _no_password_hint(access, tried), remedy=Remedy(GIVE_PASSWORD, secret="db_admin_password"))
+
+
+def _what_was_tried(access: AdminAccess, tried: Sequence[SocketTry]) -> str:
+    if not access.sockets:
+        return access.not_here
+    if all(attempt.kind == "absent" for attempt in tried):
+        return (f"'{access.user}' may log in through the local server's socket without one, but there is none at "
+                f"{', '.join(str(attempt.path) for attempt in tried)}")
+    return ("the local socket did not admit the admin without one: "
+            + "; ".join(str(attempt) for attempt in tried if attempt.kind != "absent"))
+
+
+def _no_password_hint(access: AdminAccess, tried: Sequence[SocketTry]) -> str:
+    hint = f"give the password of the admin account '{access.user}'"
+    if access.sockets and all(attempt.kind == "absent" for attempt in tried):
+        hint += (", or name the server's socket in database.admin_socket (on the database server: "
+                 "SELECT @@socket)")
+    elif any(attempt.kind == "refused" for attempt in tried) and os_user() != access.user:
+        hint += f", or run the installer as the OS user {access.user} (e.g. with sudo -E)"
+    return hint
+
+
+def _try_socket(path: Path, access: AdminAccess) -> pymysql.connections.Connection | SocketTry:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return SocketTry(path, "no such file", "absent")
+    except (OSError, ValueError) as error:
+        return SocketTry(path, f"cannot be looked at ({getattr(error, 'strerror', None) or error})", "unusable")
+    if not stat.S_ISSOCK(mode):
+        return SocketTry(path, "not a socket", "unusable")
+    try:
+        connection = pymysql.connect(unix_socket=str(path), user=access.user, password=access.password or "",
+                                     connect_timeout=CONNECT_TIMEOUT, autocommit=True, charset="utf8mb4")
+    except pymysql.err.MySQLError as error:
+        code = error.args[0] if error.args else None
+        server_message = error.args[1] if len(error.args) > 1 else str(error)
+        if code in (1045, 1698):
+            return SocketTry(path, _refusal(access, str(server_message)), "refused")
+        return SocketTry(path, f"no server answers on it ({server_message})", "unusable")
+    try:
+        other = _other_server(connection, access.endpoint)
+    except pymysql.err.MySQLError as error:
+        other = f"cannot ask the server on it which port it listens on ({error.args[-1] if error.args else error})"
+    if other:
+        connection.close()
+        return SocketTry(path, other, "other")
+    return connection
+
+
+def _refusal(access: AdminAccess, server_message: str) -> str:
+    """Why the socket refused the admin, in the terms of unix_socket / auth_socket."""
+    said = f"the server refused '{access.user}'@'localhost' ({server_message})"
+    runs_as = os_user()
+    if runs_as != access.user:
+        return (f"{said}: an account that logs in by unix_socket (MariaDB) or auth_socket (MySQL) admits "
+                f"'{access.user}' only when the installer runs as the OS user {access.user}, and it runs as "
+                f"{runs_as}")
+    if access.password:
+        return (f"{said}: that account does not log in by unix_socket / auth_socket and the password given is not "
+                "its own, or there is no such account")
+    return (f"{said}: that account does not log in by unix_socket / auth_socket (it asks for a password), or there "
+            "is no such account")
+
+
+def _other_server(connection: pymysql.connections.Connection, endpoint: Endpoint) -> str:
+    """Why the server on a socket is not the plan's database at ``endpoint`` ("" when it may be):
+    another port, no TCP at all, or bound to other addresses only."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@port")
+        (port,) = cursor.fetchone()
+        if int(port) != endpoint.port:
+            return f"the server on it is not the plan's database at {endpoint}: it listens on port {port}"
+        try:
+            cursor.execute("SELECT @@skip_networking, @@bind_address")
+            skip_networking, bind_address = cursor.fetchone()
+        except pymysql.err.MySQLError:
+            return ""  # a server without these variables: the port has to do
+    if skip_networking and str(skip_networking) not in ("0", "OFF"):
+        return f"the server on it is not the plan's database at {endpoint}: it does not listen on TCP (skip-networking)"
+    entries = [entry.strip() for entry in str(bind_address or "").split(",")]
+    if any(entry in _EVERY_ADDRESS for entry in entries):
+        return ""
+    try:
+        bound = {ipaddress.ip_address(entry) for entry in entries}
+    except ValueError:
+        return ""  # a host name: cannot tell here
+    if ipaddress.ip_address(endpoint.address) not in bound:
+        return (f"the server on it is not the plan's database at {endpoint}: it listens on "
+                f"{', '.join(entries)} only (bind_address)")
+    return ""
+
+
 # 1130 "Host '10.0.0.5' is not allowed to connect to this MySQL server" and 1045 "Access denied for
 # user 'u'@'10.0.0.5'" both name the address the server saw, which is what its accounts must admit.
 _SEEN_ADDRESS = re.compile(r"(?:Host '|'@')([^']+)'")
@@ -173,9 +443,10 @@ def _connect_error(error: pymysql.err.OperationalError, endpoint: Endpoint, user
             f"the database server at {endpoint} does not let '{user}' connect from {address}: no account "
             f"admits that address ({server_message})",
             role=role, user=user, address=address, databases=(database,) if database else ())
-    if code == 1045:
+    if code in (1045, 1698):
         # The server does not say whether the password or the account is wrong; the password is
-        # by far the likelier, and the hint covers both.
+        # by far the likelier, and the hint covers both. 1698 is the refusal of a unix_socket /
+        # auth_socket login, which MariaDB also answers for a user with no account at all.
         admits = f" that admits {address}" if address else ""
         message = (f"the database server at {endpoint} refused the {role} user '{user}'{source}: {server_message}; "
                    f"the password given is wrong for the {role} account '{user}'{admits}, or no such account exists")
@@ -641,12 +912,13 @@ def read_script(path: Path) -> list[Statement]:
 
 
 @contextlib.contextmanager
-def admin_connection(endpoint: Endpoint, user: str, password: str) -> Iterator[pymysql.connections.Connection]:
-    connection = connect(endpoint, user, password, role="admin")
+def admin_connection(access: AdminAccess) -> Iterator[AdminConnection]:
+    """The admin connection (see ``open_admin``), closed on leaving."""
+    admin = open_admin(access)
     try:
-        yield connection
+        yield admin
     finally:
-        connection.close()
+        admin.connection.close()
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ only those not done, in order, saving the state after each.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
-from installer.contract import Status, StepCheck, StepOutcome, StepPreview
+from installer.contract import Status, StepReport
 from installer.errors import CHOOSE_SERVER, InstallerError, Remedy, UsageError
 from installer.events import EventSink, Note, StepFinished, StepStarted, ignore_events
 from installer.faults import crash_point
@@ -44,7 +46,8 @@ class Installer:
     """The engine for one server of a plan."""
 
     def __init__(self, checked: CheckedPlan, server_name: str, *, secrets: Secrets | None = None,
-                 emit: EventSink = ignore_events, selected: tuple[str, ...] = STEP_NAMES) -> None:
+                 emit: EventSink = ignore_events, selected: tuple[str, ...] = STEP_NAMES,
+                 stop: threading.Event | None = None) -> None:
         self.checked = checked
         self.plan = checked.plan
         self.layout = checked.layout
@@ -58,7 +61,7 @@ class Installer:
         self.state = State.load(state_path(self.server.install_dir, self.server.name), self.server.name)
         self.emit = emit
         self.context = RunContext(plan=self.plan, layout=self.layout, server=self.server, state=self.state,
-                                  secrets=secrets or Secrets(), emit=emit, selected=selected)
+                                  secrets=secrets or Secrets(), emit=emit, selected=selected, stop=stop)
         self.selected = selected
 
     @classmethod
@@ -76,35 +79,35 @@ class Installer:
     def step(self, name: str) -> Step:
         return STEP_CLASSES[name](self.context)
 
-    def status(self) -> list[tuple[str, StepCheck]]:
+    def status(self) -> list[tuple[str, StepReport]]:
         """Every selected step's check; nothing changes."""
         results = []
         for name in self.selected:
             try:
                 results.append((name, self.step(name).check()))
             except InstallerError as error:
-                results.append((name, StepCheck(Status.FAILED, error.message)))
+                results.append((name, StepReport.checked(Status.FAILED, error.message)))
         return results
 
-    def preview(self) -> list[tuple[str, StepPreview]]:
+    def preview(self) -> list[tuple[str, StepReport]]:
         """What apply would do, with every diff; nothing changes."""
         return [(name, self.step(name).preview()) for name in self.selected]
 
-    def apply(self, *, force: bool = False) -> list[StepOutcome]:
+    def apply(self, *, force: bool = False) -> list[StepReport]:
         """Run the selected steps not done yet, in order; stop at the first failure. The install
         dir's lock is held throughout (another apply, start or stop here is refused meanwhile),
         and the state is read again once it is taken."""
         with locked_state(self.state, "apply"):
             return self._apply_locked(force=force)
 
-    def _apply_locked(self, *, force: bool) -> list[StepOutcome]:
+    def _apply_locked(self, *, force: bool) -> list[StepReport]:
         self._start_log()
         state = self.state
         if state.plan_fingerprint and state.plan_fingerprint != self.plan.source.fingerprint:
             self.emit(Note("", "the plan changed since the last run: every step is checked against it", "warning"))
         state.plan_fingerprint = self.plan.source.fingerprint
         state.plan_path = str(self.plan.source.path)
-        outcomes: list[StepOutcome] = []
+        outcomes: list[StepReport] = []
         for name in self.selected:
             step = self.step(name)
             crash_point(f"before:{name}")
@@ -134,13 +137,12 @@ class Installer:
         return outcomes
 
     @staticmethod
-    def _run_step(name: str, step: Step, *, force: bool) -> StepOutcome:
+    def _run_step(name: str, step: Step, *, force: bool) -> StepReport:
         if not step.always_apply:
             check = step.check()
             if check.status == Status.DONE:
-                return StepOutcome(name, Status.DONE, f"already done: {check.message}")
-        result = step.apply(force=force)
-        return StepOutcome(name, result.status, result.message, result.diffs, result.changed)
+                return StepReport(Status.DONE, f"already done: {check.message}", step=name)
+        return replace(step.apply(force=force), step=name)
 
     def _start_log(self) -> None:
         """Log to ``<install_dir>/.wso2-cluster/installer-<server>.log`` (never passwords)."""

@@ -21,6 +21,7 @@ CHOOSE_SERVER = "choose_server"  # server names the plan knows: choices
 SET_PASSWORD_ON_ACCOUNTS = "set_password_on_accounts"  # accounts (user@host) to give the plan's password
 LOAD_SCHEMA_ANYWAY = "load_schema_anyway"  # databases that hold other tables
 PREVIEW_HOSTS_LINES = "preview_hosts_lines"  # the hosts lines to add by hand
+RUN_CLUSTER_TEST = "run_cluster_test"  # the cluster test (on server): verify with the probe proxy
 
 
 @dataclass(frozen=True)

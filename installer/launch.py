@@ -37,6 +37,12 @@ class StartupError(InstallerError):
     title = "A node did not start"
 
 
+class StartStopped(InstallerError):
+    """The start was given up on purpose (the run's stop event)."""
+
+    title = "Start stopped"
+
+
 def node_values(layout: Layout, node: NodeLayout) -> dict[str, object]:
     """The values ``installer.expectations`` fills into a node's milestones and failure hints."""
     plan = layout.plan
@@ -105,9 +111,10 @@ def describe(event: WatchEvent) -> tuple[str, str]:
 
 def wait_for_node(layout: Layout, node: NodeLayout, record: NodeProcess, offsets: dict[str, int], *,
                   on_event: Callable[[WatchEvent], None] | None = None,
-                  stop: threading.Event | None = None) -> tuple[WatchResult, bool]:
-    """Follow ``node``'s logs until its milestones are reached, a failure ends the wait, or the
-    process exits; returns the result and whether the process died first."""
+                  stop: threading.Event | None = None,
+                  cancel: threading.Event | None = None) -> tuple[WatchResult, bool]:
+    """Follow ``node``'s logs until its milestones are reached, a failure ends the wait, the
+    process exits or ``cancel`` is set; returns the result and whether the process died first."""
     watch = MilestoneWatch()
     values = node_values(layout, node)
     watch.add_node(node.name, followers_for(node, offsets), expectations_for(node.role, values), values)
@@ -116,6 +123,9 @@ def wait_for_node(layout: Layout, node: NodeLayout, record: NodeProcess, offsets
 
     def monitor() -> None:
         while not stop.wait(0.25):
+            if cancel is not None and cancel.is_set():
+                stop.set()
+                return
             if not is_running(record):
                 died.set()
                 stop.set()

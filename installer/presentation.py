@@ -51,4 +51,24 @@ def layout_tables(layout: Layout) -> list[Table]:
             mapping.add_row(Text(database.name), Text(f"{database.purpose} ({', '.join(database.nodes)})"))
         mapping.add_row("registry cacheId", Text(layout.registry_cache_id))
         tables.append(mapping)
+    if any(node.is_esb for node in layout.nodes):
+        tables.append(deployment_sync_table(layout))
     return tables
+
+
+def deployment_sync_table(layout: Layout) -> Table:
+    """carbon.xml's ``<DeploymentSynchronizer>`` per ESB node: who commits, who checks out, where."""
+    spec = layout.plan.cluster.deployment_sync
+    if spec.repository == "svn":
+        where = f"svn: {spec.svn_url}" + (f" as {spec.svn_user} (password given at run time)" if spec.svn_user else "")
+    else:
+        where = f"registry: {layout.plan.database.registry_db}, mounted at /_system/config on every ESB node"
+    table = Table(title=escape(f"deployment synchronisation ({where})"), title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("node", "enabled", "auto commit", "auto checkout"):
+        table.add_column(column, no_wrap=True)
+    for node in layout.nodes:
+        if node.is_esb:
+            sync = layout.deployment_sync_settings(node)
+            table.add_row(Text(node.name), *(("yes" if flag else "no") for flag in
+                                              (sync.enabled, sync.auto_commit, sync.auto_checkout)))
+    return table

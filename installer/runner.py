@@ -80,7 +80,7 @@ def run_child(request: RunRequest, send: Callable[[object], None]) -> None:
             send(RunFailedReport(error.title, error.message, error.hint, isinstance(error, DriftError),
                                  isinstance(error, SecretError), error.remedy))
             return
-        send(RunFinishedReport(tuple((outcome.name, outcome.status.value, outcome.message) for outcome in outcomes)))
+        send(RunFinishedReport(tuple((outcome.step, outcome.status.value, outcome.message) for outcome in outcomes)))
     except BaseException:
         send(RunCrashedReport(traceback.format_exc()))
 

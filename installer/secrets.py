@@ -17,9 +17,10 @@ from installer.errors import SecretError
 
 APP_PASSWORD_ENV = "WSO2_DB_PASSWORD"
 ADMIN_PASSWORD_ENV = "WSO2_DB_ADMIN_PASSWORD"
+SVN_PASSWORD_ENV = "WSO2_SVN_PASSWORD"
 # Every variable through which a password reaches the installer: never passed on to a process
 # it starts (a process's environment is readable by its user, and inherited by its children).
-SECRET_ENV_NAMES = (APP_PASSWORD_ENV, ADMIN_PASSWORD_ENV)
+SECRET_ENV_NAMES = (APP_PASSWORD_ENV, ADMIN_PASSWORD_ENV, SVN_PASSWORD_ENV)
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,18 @@ class Secrets:
 
     db_password: str | None = None
     db_admin_password: str | None = None
+    svn_password: str | None = None  # deployment synchronisation through svn, with a login
 
     def __repr__(self) -> str:
         def shown(value: str | None) -> str:
             return "set" if value else "missing"
 
-        return f"Secrets(db_password={shown(self.db_password)}, db_admin_password={shown(self.db_admin_password)})"
+        return (f"Secrets(db_password={shown(self.db_password)}, db_admin_password={shown(self.db_admin_password)}, "
+                f"svn_password={shown(self.svn_password)})")
 
     @property
     def values(self) -> tuple[str, ...]:
-        return tuple(value for value in (self.db_password, self.db_admin_password) if value)
+        return tuple(value for value in (self.db_password, self.db_admin_password, self.svn_password) if value)
 
 
 def read_password_file(path: Path, label: str) -> str:

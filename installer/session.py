@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer import launch, processes
-from installer.contract import Status, StepCheck, StepOutcome, StepPreview
+from installer.clustertest import Timeouts
+from installer.contract import Status, StepReport
 from installer.database import Probe, probe_database
 from installer.engine import Installer
 from installer.errors import CHOOSE_SERVER, GIVE_PASSWORD, InstallerError, Remedy, SecretError, UsageError
@@ -30,13 +31,16 @@ from installer.processes import CARBON_LOG
 from installer.report import ReportItem
 from installer.secrets import Secrets
 from installer.steps import STEP_NAMES
+from installer.steps.database import DatabaseStep
 from installer.steps.start import StartStep
 from installer.steps.verify import VerifyStep
 from installer.verify import VerifyReport
 
 APP_PASSWORD = "db_password"
 ADMIN_PASSWORD = "db_admin_password"
-PASSWORD_LABELS = {APP_PASSWORD: "application database password", ADMIN_PASSWORD: "database admin password"}
+SVN_PASSWORD = "svn_password"
+PASSWORD_LABELS = {APP_PASSWORD: "application database password", ADMIN_PASSWORD: "database admin password",
+                   SVN_PASSWORD: "svn password"}
 # How a verification check's outcome reads in a checklist.
 CHECK_MARKS = {"passed": "ok", "failed": "failed", "pending": "pending"}
 # Steps an operator may leave out and do by hand: a password only they need does not block.
@@ -47,7 +51,7 @@ SKIPPABLE_STEPS = frozenset({"database", "hosts"})
 class SecretNeed:
     """A password not given yet that steps still to run will ask for."""
 
-    secret: str  # db_password | db_admin_password
+    secret: str  # db_password | db_admin_password | svn_password
     steps: tuple[str, ...]
 
     @property
@@ -74,7 +78,7 @@ class NodeLog:
 @dataclass(frozen=True)
 class DryRunStep:
     name: str
-    preview: StepPreview | None
+    preview: StepReport | None
     error: InstallerError | None = None
 
     @property
@@ -86,8 +90,11 @@ class Session:
     """One server of a checked plan, with this run's passwords."""
 
     def __init__(self, checked: CheckedPlan, server: str, *, secrets: Secrets | None = None,
-                 emit: EventSink = ignore_events, steps: Sequence[str] = STEP_NAMES) -> None:
-        self._installer = Installer(checked, server, secrets=secrets, emit=emit, selected=tuple(steps))
+                 emit: EventSink = ignore_events, steps: Sequence[str] = STEP_NAMES,
+                 stop: threading.Event | None = None) -> None:
+        """``stop``: once set, a start in progress (``apply``'s start step, ``start``, ``restart``)
+        gives up: the node being started is stopped, not left half-started, and no other starts."""
+        self._installer = Installer(checked, server, secrets=secrets, emit=emit, selected=tuple(steps), stop=stop)
 
     @classmethod
     def open(cls, plan_path: Path | str, server: str, *, check_files: bool = True, secrets: Secrets | None = None,
@@ -149,11 +156,11 @@ class Session:
 
     # --- the steps ------------------------------------------------------------------------------
 
-    def check(self) -> list[tuple[str, StepCheck]]:
+    def check(self) -> list[tuple[str, StepReport]]:
         """Every selected step's check: done, pending, drifted or failed; nothing changes."""
         return self._installer.status()
 
-    def preview(self) -> list[tuple[str, StepPreview]]:
+    def preview(self) -> list[tuple[str, StepReport]]:
         """What apply would do, with every diff; nothing changes. Raises on the first step that
         cannot even be previewed."""
         return self._installer.preview()
@@ -168,7 +175,7 @@ class Session:
                 steps.append(DryRunStep(name, None, error))
         return steps
 
-    def apply(self, *, force: bool = False) -> list[StepOutcome]:
+    def apply(self, *, force: bool = False) -> list[StepReport]:
         """Run the selected steps not done yet, in order, resuming where a run stopped."""
         return self._installer.apply(force=force)
 
@@ -183,12 +190,19 @@ class Session:
         for step in to_run:
             if step == "configure" and esb_here:
                 wanted.setdefault(APP_PASSWORD, []).append(step)
+                if self._installer.layout.needs_svn_password:
+                    wanted.setdefault(SVN_PASSWORD, []).append(step)
             if step == "database":
-                if self.plan.database.server == self.server.name:
+                # Not when the local server's socket admits the admin without a password.
+                if self.plan.database.server == self.server.name and self._admin_password_needed():
                     wanted.setdefault(ADMIN_PASSWORD, []).append(step)
                 wanted.setdefault(APP_PASSWORD, []).append(step)
-        given = {APP_PASSWORD: self.secrets.db_password, ADMIN_PASSWORD: self.secrets.db_admin_password}
+        given = {APP_PASSWORD: self.secrets.db_password, ADMIN_PASSWORD: self.secrets.db_admin_password,
+                 SVN_PASSWORD: self.secrets.svn_password}
         return tuple(SecretNeed(secret, tuple(steps)) for secret, steps in wanted.items() if not given[secret])
+
+    def _admin_password_needed(self) -> bool:
+        return DatabaseStep(self._installer.context).admin_password_needed()
 
     def _done(self, step: str) -> bool:
         try:
@@ -215,6 +229,14 @@ class Session:
         with locked_state(self._installer.state, "restart"):
             step.stop(nodes, timeout=timeout)
             return step.start(nodes)
+
+    def node_pids(self) -> dict[str, int | None]:
+        """This server's nodes in start order, each with the pid of its process while it runs
+        (None when it does not)."""
+        step = self._start_step()
+        records = {node.name: step.process(node.name) for node in self.nodes()}
+        return {name: record.pid if record is not None and processes.is_running(record) else None
+                for name, record in records.items()}
 
     def milestones(self, node: NodeLayout) -> list[Milestone]:
         """The startup milestones of the node's role, in the order they come in its log."""
@@ -314,13 +336,34 @@ class Session:
                              remedy=check.remedy) for check in result.checks]
         return items
 
-    def verify(self, *, record: bool = True) -> VerifyReport:
-        """Every verification check of this server; the verdict is kept in the state file."""
+    def verify(self, *, record: bool = True, cluster_test: bool = False, probe_timeout: float | None = None,
+               progress: Callable[[str], None] | None = None) -> VerifyReport:
+        """Every verification check of this server; the verdict is kept in the state file.
+
+        ``cluster_test``: also the guide's test with a probe proxy (``installer.clustertest``):
+        the whole test on the manager's server (it deploys and removes the probe; ``progress`` is
+        told each phase; ``probe_timeout`` bounds each wait, in seconds), the workers' logs on
+        the others."""
         step = VerifyStep(self._installer.context)
-        report = step.report()
+        report = step.report(cluster_test=cluster_test, timeouts=_timeouts(probe_timeout), progress=progress)
         if record:
             step.record(report)
         return report
+
+
+    def cluster_test(self, *, probe_timeout: float | None = None,
+                     progress: Callable[[str], None] | None = None) -> VerifyReport:
+        """Only the cluster test (see ``verify``): its checks, as a report of their own; the
+        verdict of the whole verification in the state file is left as it is."""
+        step = VerifyStep(self._installer.context)
+        return VerifyReport(self.server.name, tuple(step.cluster_test(timeouts=_timeouts(probe_timeout),
+                                                                      progress=progress)))
+
+
+def _timeouts(probe_timeout: float | None) -> Timeouts | None:
+    if probe_timeout is None:
+        return None
+    return Timeouts(deploy=probe_timeout, sync=probe_timeout, requests=probe_timeout, undeploy=probe_timeout)
 
 
 def log_size(node: NodeLayout) -> int:

@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from installer import PLAN_READ_ERRORS, PlanDraft
 from screens.base import Navigate, WizardScreen
-from screens.widgets import STEP_ORDER
+from screens.widgets import STEP_ORDER, STEP_TITLES
 from screens.wizard import RecentPlan, WizardState, secrets_from_environment
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -75,6 +75,7 @@ class InstallerApp(App[None]):
         self.opening_problem = opening_problem
         # Set when the operator quits: a running apply stops at its next step or progress report.
         self.stop_requested = threading.Event()
+        self.quit_question: Screen[bool] | None = None  # "Stop the run and quit?" while it is asked
 
     def get_default_screen(self) -> Screen:
         from screens.welcome import WelcomeScreen
@@ -104,9 +105,55 @@ class InstallerApp(App[None]):
     def remember_plan(self, path: Path) -> None:
         self.recent.remember(path)
 
+    def run_in_progress(self) -> str:
+        """What runs now that quitting would stop ("" when nothing does). A screen says it runs
+        something through ``running`` (Apply: the steps; Launch: a start, stop or restart) and
+        may name it with ``running_what``."""
+        for screen in reversed(self.screen_stack):
+            if getattr(screen, "running", False) is True:
+                what = getattr(screen, "running_what", "")
+                step = STEP_TITLES.get(getattr(screen, "STEP", ""), "")
+                return f"{step}: {what}" if what and step else what or step or "A run"
+        return ""
+
     async def action_quit(self) -> None:
+        running = self.run_in_progress()
+        if running and (self.quit_question is None or self.screen is not self.quit_question):
+            self.ask_to_quit(running)
+            return
+        # Nothing runs, or ctrl+q again on the question: quit.
         self.stop_requested.set()
         self.exit()
+
+    def ask_to_quit(self, running: str) -> None:
+        """"Stop the run and quit?": Quit stops it and quits, Stay (esc) goes back to where the
+        operator was."""
+        def answered(quit_now: bool | None) -> None:
+            self.quit_question = None
+            if quit_now:
+                self.stop_requested.set()
+                self.exit()
+
+        self.quit_question = quit_question(running)
+        self.push_screen(self.quit_question, answered)
+
+
+def quit_question(running: str) -> Screen[bool]:
+    """The question asked before quitting while ``running`` runs; Stay has the focus, so an
+    Enter pressed out of habit does not quit. (The dialogs module is imported here, when first
+    needed, not before the first screen.)"""
+    from screens.dialogs import ConfirmScreen
+
+    class QuitQuestion(ConfirmScreen):
+        BINDINGS = [Binding("escape", "answer(False)", "Stay"), Binding("y", "answer(True)", "Quit")]
+
+        def on_mount(self) -> None:
+            self.query_one("#no").focus()
+
+    return QuitQuestion(
+        f"{running} is running. Stop the run and quit?\n\nQuitting stops it at its next step (a node being "
+        "started is stopped, not left half-started); what is done is saved, and starting the installer "
+        "again offers Resume.", yes="Quit", no="Stay")
 
 
 def create_app(plan_path: Path | None = None, server_name: str | None = None, *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,9 @@ from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 from textual.worker import Worker
 
 from installer import (
+    GIVE_PASSWORD,
     STEP_NAMES,
+    SVN_PASSWORD,
     Event,
     InstallerError,
     Note,
@@ -35,8 +38,9 @@ from installer import (
     human_size,
 )
 from screens.base import WizardScreen
+from screens.cluster import SVN_PASSWORD_FIELD
 from screens.remedies import FORCE_ACTIONS, what_to_do
-from screens.widgets import ErrorPanel
+from screens.widgets import STEP_TITLES, ErrorPanel
 from screens.wizard import WizardState
 
 if TYPE_CHECKING:
@@ -151,6 +155,7 @@ class ApplyScreen(WizardScreen):
         self.failed_step: str | None = None
         self.current_step: str | None = None
         self.secret_needs: tuple[SecretNeed, ...] = ()
+        self.failure_remedy: Remedy | None = None
 
     def compose_body(self) -> ComposeResult:
         wizard = self.wizard
@@ -270,10 +275,27 @@ class ApplyScreen(WizardScreen):
                         "by hand).", style="yellow")
         self.query_one("#needs", Static).update(text)
 
+    def password_screen(self, secrets: Collection[str]) -> str:
+        """The step where the passwords ``secrets`` are entered: the svn password alone is on the
+        Cluster screen (with the svn settings), any other on the Database screen."""
+        return "cluster" if secrets and set(secrets) <= {SVN_PASSWORD} else "database"
+
+    def needed_secrets(self, after_failure: bool) -> set[str]:
+        """The passwords the operator is sent to enter: after a failed run, the one it asked for
+        (when it said which); else those the steps still to run need."""
+        remedy = self.failure_remedy
+        if after_failure and remedy is not None and remedy.action == GIVE_PASSWORD and remedy.secret:
+            return {remedy.secret}
+        return {need.secret for need in self.secret_needs}
+
     @on(Button.Pressed, "#enter-passwords")
     @on(Button.Pressed, "#failure-passwords")
-    def _enter_passwords(self) -> None:
-        self.go("database")
+    def _enter_passwords(self, event: Button.Pressed) -> None:
+        step = self.password_screen(self.needed_secrets(after_failure=event.button.id == "failure-passwords"))
+        if step == "cluster":
+            self.go(step, focus=SVN_PASSWORD_FIELD)  # the cursor in the svn password field
+        else:
+            self.go(step)
 
     # --- running -----------------------------------------------------------------------------------
 
@@ -286,7 +308,8 @@ class ApplyScreen(WizardScreen):
             return
         if self.blocking_needs():
             self.show_needs(self.secret_needs)
-            self.set_status("Enter the passwords first (Database screen)", error=True)
+            screen = STEP_TITLES[self.password_screen({need.secret for need in self.secret_needs if need.blocking})]
+            self.set_status(f"Enter the passwords first ({screen} screen)", error=True)
             return
         self.failed_step = None
         self.query_one(ErrorPanel).clear()
@@ -397,6 +420,7 @@ class ApplyScreen(WizardScreen):
     def _run_failed(self, message: RunFailed) -> None:
         self.set_running(False)
         self.failed_step = message.step or None
+        self.failure_remedy = message.remedy
         if message.step:
             self.query_one(f"#step-{message.step}", StepRow).show("failed" if not message.stopped else "pending",
                                                                   message.message.splitlines()[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from screens.widgets import FormField, ProblemList, problem_text
 from screens.wizard import DraftCheck
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from installer import DatabaseError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -152,7 +155,9 @@ class DatabaseScreen(FormScreen):
         """Say which password this server needs, and why."""
         this_server = self.wizard.this_server
         database_server = self.wizard.draft.get("database.server")
-        admin_note = (f"needed here: {this_server} creates the databases" if this_server and this_server == database_server
+        admin_user = self.wizard.draft.get("database.admin_user").strip() or "root"
+        admin_note = (f"needed here: {this_server} creates the databases (leave it empty if this server's MySQL "
+                      f"socket admits '{admin_user}')" if this_server and this_server == database_server
                       else f"needed only on {database_server or 'the database server'}, which creates the databases")
         esb_here = check.runs_esb_on(this_server)
         app_note = ("needed here: written into master-datasources.xml (mode 0600) and used to check access"
@@ -185,7 +190,11 @@ class DatabaseScreen(FormScreen):
             except KeyError:
                 databases = ()
         status.update(Text("connecting…", style="italic"))
-        self.query_one("#test-connection", Button).disabled = True
+        button = self.query_one("#test-connection", Button)
+        had_focus = self.focused is button
+        button.disabled = True  # which moves the focus off it while the test runs
+        # The focus goes back to the button with the result, unless the operator moved it meanwhile.
+        self.focus_while_testing: tuple[Widget | None] | None = (self.focused,) if had_focus else None
         self.run_connection_test(database.address, database.port, bind_address, database.admin_user,
                                  self.wizard.secrets.db_admin_password, database.user, self.wizard.secrets.db_password,
                                  databases, database.server)
@@ -210,12 +219,18 @@ class DatabaseScreen(FormScreen):
 
     @on(Tested)
     def _tested(self, message: Tested) -> None:
-        self.query_one("#test-connection", Button).disabled = False
+        button = self.query_one("#test-connection", Button)
+        button.disabled = False
+        focus_while_testing = getattr(self, "focus_while_testing", None)
+        if focus_while_testing is not None and self.focused is focus_while_testing[0]:
+            button.focus()
         self.query_one("#test-status", Static).update("")
+        made = datetime.now().strftime("%H:%M:%S")  # a result read later says when it was true
         text = Text()
         for result in message.results:
             if text:
                 text.append("\n")
+            text.append(f"{made} ", style="dim")
             text.append("✓ " if result.ok else "✗ ", style="bold green" if result.ok else "bold red")
             text.append(f"{result.who}: ", style="bold")
             text.append(result.message)

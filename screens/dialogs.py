@@ -1,7 +1,9 @@
-"""Dialogs the wizard's screens open: an error to read, a file to pick, a question to answer.
+"""Dialogs the wizard's screens open: an error to read, a file to pick, a question to answer,
+fields to fill in (``FormDialog``, the base of the Topology screen's server and node editors).
 
 Each is a typed ``ModalScreen[T]`` that returns through ``dismiss``; the caller decides what
-happens with the answer.
+happens with the answer. Each has its own footer, so the keys shown are the dialog's; the error
+and form dialogs keep their buttons in view below a body that scrolls (dialogs.tcss).
 """
 
 from __future__ import annotations
@@ -9,23 +11,27 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DirectoryTree, Input, Static
+from textual.widgets import Button, DirectoryTree, Footer, Input, Static
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ResultT = TypeVar("ResultT")
 
 
 class ErrorScreen(ModalScreen[None]):
     """An error the operator can act on: title, message, what to do."""
 
     CSS_PATH = str(ASSETS / "dialogs.tcss")
-    BINDINGS = [Binding("escape,enter", "close", "Close")]
+    BINDINGS = [Binding("escape,enter", "close", "Close"),
+                Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
+                Binding("pagedown", "scroll_body(1)", "Scroll", show=False)]
 
     def __init__(self, title: str, message: str, hint: str = "") -> None:
         super().__init__(classes="dialog-screen")
@@ -36,15 +42,20 @@ class ErrorScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog"):
             yield Static(Text(self.error_title), classes="dialog-title")
-            yield Static(Text(self.error_message), classes="error-message")
-            if self.error_hint:
-                yield Static(Text(f"What to do: {self.error_hint}"), classes="error-hint")
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield Static(Text(self.error_message), classes="error-message")
+                if self.error_hint:
+                    yield Static(Text(f"What to do: {self.error_hint}"), classes="error-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", variant="primary", compact=True)
+        yield Footer()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_scroll_body(self, pages: int) -> None:
+        scroll_dialog_body(self, pages)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -65,6 +76,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes_label, id="yes", variant="warning", compact=True)
                 yield Button(self.no_label, id="no", variant="primary", compact=True)
+        yield Footer()
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -130,6 +142,7 @@ class PathScreen(ModalScreen[Path | None]):
                 yield Button("Parent folder", id="up", compact=True)
                 yield Button(self.confirm_label, id="choose", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#picker-path", Input).focus()
@@ -172,3 +185,69 @@ class PathScreen(ModalScreen[Path | None]):
             message.update(Text(f"{path} is a folder: add a file name", style="bold red"))
             return
         self.dismiss(path)
+
+
+
+class FormDialog(ModalScreen[ResultT]):
+    """A dialog of fields with Save and Cancel: Enter in any of its inputs saves, as ctrl+s and
+    the Save button do; escape cancels; its footer shows those keys. Its fields scroll between the
+    title and the button row (``.dialog-body``), so Save and Cancel stay in view however many
+    problems it lists; page up / page down scroll them from the keyboard.
+
+    A subclass gives ``dialog_title``, ``compose_fields`` and ``action_save`` (what Save returns)."""
+
+    CSS_PATH = str(ASSETS / "dialogs.tcss")
+    DIALOG_CLASSES: ClassVar[str] = "dialog"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", key_display="enter/^s"),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
+        Binding("pagedown", "scroll_body(1)", "Scroll", show=False),
+    ]
+
+    def dialog_title(self) -> str:
+        raise NotImplementedError
+
+    def compose_fields(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes=self.DIALOG_CLASSES):
+            yield Static(Text(self.dialog_title()), classes="dialog-title")
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield from self.compose_fields()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    def action_save(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_scroll_body(self, pages: int) -> None:
+        scroll_dialog_body(self, pages)
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+
+def scroll_dialog_body(screen: ModalScreen[object], pages: int) -> None:
+    """Scroll a dialog's ``.dialog-body`` a page up (``pages`` < 0) or down."""
+    for body in screen.query(".dialog-body"):
+        if pages < 0:
+            body.scroll_page_up()
+        else:
+            body.scroll_page_down()

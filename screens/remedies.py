@@ -10,6 +10,7 @@ from installer import (
     PREVIEW_HOSTS_LINES,
     READ_NODE_LOG,
     REWRITE_CHANGED_FILES,
+    RUN_CLUSTER_TEST,
     RUN_STEP,
     SET_PASSWORD_ON_ACCOUNTS,
     SHOW_DIFFS,
@@ -17,7 +18,8 @@ from installer import (
     Remedy,
 )
 
-PASSWORD_NAMES = {"db_password": "application password", "db_admin_password": "admin password"}
+PASSWORD_NAMES = {"db_password": "application password", "db_admin_password": "admin password",
+                  "svn_password": "svn password"}
 # Remedies the Apply screen's Force button carries out (the run again, told to rewrite or set).
 FORCE_ACTIONS = frozenset({REWRITE_CHANGED_FILES, SET_PASSWORD_ON_ACCOUNTS, LOAD_SCHEMA_ANYWAY})
 
@@ -30,7 +32,8 @@ def remedy_words(remedy: Remedy | None, here: str | None = None) -> str:
     action = remedy.action
     if action == GIVE_PASSWORD:
         name = PASSWORD_NAMES.get(remedy.secret, "password")
-        return f"enter the {name} on the Database screen (Enter passwords), then Retry"
+        screen = "Cluster" if remedy.secret == "svn_password" else "Database"
+        return f"enter the {name} on the {screen} screen (Enter passwords), then Retry"
     if action == REWRITE_CHANGED_FILES:
         return "the Review screen shows the diffs; Force lets the installer rewrite its values"
     if action == SHOW_DIFFS:
@@ -49,6 +52,8 @@ def remedy_words(remedy: Remedy | None, here: str | None = None) -> str:
         return "or press Force to load Carbon's schema next to what is there"
     if action == PREVIEW_HOSTS_LINES:
         return "the Review screen shows the lines"
+    if action == RUN_CLUSTER_TEST:
+        return f"press Cluster test on the Verify screen{elsewhere}"
     return ""
 
 

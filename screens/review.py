@@ -4,7 +4,7 @@ redacted), the hosts block; *Save plan* for the other servers, and *Apply*."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from installer import FileDiff, InstallerError, Secrets
+from installer import FileDiff, InstallerError, PlanProblem, Secrets
 from screens.base import WizardScreen
 from screens.remedies import what_to_do
 from screens.widgets import ErrorPanel, problem_text
@@ -37,12 +37,28 @@ class PreviewResult:
     steps: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # step -> summary lines
     diffs: list[FileDiff] = field(default_factory=list)
     hosts_lines: list[str] = field(default_factory=list)
+    # What a step's preview already says would fail (the database server refusing the admin, an
+    # address it does not admit...), worded as problems of that step.
+    step_problems: list[PlanProblem] = field(default_factory=list)
     error: InstallerError | None = None
+
+    @property
+    def problems(self) -> list[PlanProblem]:
+        """The preview's problems, with the error that stopped it, if any."""
+        stopped = ([PlanProblem("", None, "preview", self.error.message, what_to_do(self.error.hint, self.error.remedy))]
+                   if self.error else [])
+        return [*self.step_problems, *stopped]
+
+
+# What to do about a problem a step's preview found, by step (the Steps tab shows the rest).
+STEP_PROBLEM_HINTS = {
+    "database": "Test connection on the Database screen says what is wrong and what to do; then Refresh (ctrl+r)",
+}
 
 
 def compute_preview(text: str, check: DraftCheck, server_name: str | None, secrets: Secrets) -> PreviewResult:
     """The engine's dry run for this server (``Session.preview``): nothing changes on disk."""
-    from installer import Session
+    from installer import ADMIN_PASSWORD, Session
 
     result = PreviewResult(text, check)
     checked = check.checked_plan()
@@ -53,6 +69,15 @@ def compute_preview(text: str, check: DraftCheck, server_name: str | None, secre
         for name, preview in session.preview():
             result.steps.append((name, preview.summary))
             result.diffs.extend(diff for diff in preview.diffs if diff.changed)
+            result.step_problems += [PlanProblem("", None, f"{name} step", problem, STEP_PROBLEM_HINTS.get(name, ""))
+                                     for problem in preview.problems]
+        # Without the admin password the database step could not look: not a refusal, a password
+        # to give (Apply asks for it before it starts), so a warning.
+        if any(need.secret == ADMIN_PASSWORD for need in session.secrets_needed(done=())):
+            result.step_problems = [
+                replace(problem, severity="warning",
+                        hint="enter the admin password on the Database screen (Apply asks for it otherwise)")
+                if problem.path == "database step" else problem for problem in result.step_problems]
         result.hosts_lines = [f"{entry.address}\t{entry.hostname}\t# {entry.reason}"
                               for entry in session.server.hosts_entries]
     except InstallerError as error:
@@ -127,9 +152,22 @@ class ReviewScreen(WizardScreen):
             text.append("valid", style="bold green")
         if warnings:
             text.append(f", {warnings} warning(s)", style="yellow")
+        # What the preview found (the database server refusing the admin...): Apply would fail there.
+        found = self.preview_result.problems if self.preview_result is not None else []
+        failing = [problem for problem in found if problem.severity == "error"]
+        if found:
+            text.append("\nPreview: ", style="bold")
+        if failing:
+            steps = ", ".join(dict.fromkeys(problem.path.removesuffix(" step") for problem in failing))
+            text.append(f"{len(failing)} problem(s)", style="bold red")
+            text.append(f" ({steps}) - see Problems; Apply would fail there")
+        elif found:
+            steps = ", ".join(dict.fromkeys(problem.path.removesuffix(" step") for problem in found))
+            text.append(f"{len(found)} warning(s) ({steps}) - see Problems", style="yellow")
         self.query_one("#summary", Static).update(text)
+        problems = [*check.problems, *found]
         self.query_one("#problems", Static).update(
-            problem_text(check.problems, with_path=True) if check.problems else Text("No problems.", style="green"))
+            problem_text(problems, with_path=True) if problems else Text("No problems.", style="green"))
 
     def show_layout(self, check: DraftCheck) -> None:
         if check.layout is None or check.errors:

@@ -4,7 +4,7 @@ is, and the offsets and clustering ports the installer derives (pin one to overr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -12,18 +12,17 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, DataTable, Label, Select, Static
 
 from installer import DEFAULT_HOSTS_FILE, ROLES, NodeDraft, PlanDraft, ServerDraft
 from screens.base import WizardScreen
-from screens.dialogs import ConfirmScreen
+from screens.dialogs import ConfirmScreen, FormDialog
 from screens.widgets import FormField, ProblemList
 from screens.wizard import DraftCheck, WizardState, check_text
 
 if TYPE_CHECKING:
-    from installer import NodeLayout
+    from installer import NodeLayout, PlanProblem
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SECTIONS = ("servers",)
@@ -31,6 +30,46 @@ SECTIONS = ("servers",)
 
 def node_path(server_index: int, node_index: int) -> str:
     return f"servers[{server_index}].nodes[{node_index}]"
+
+
+# How the plan check words a collision between two nodes of a server (installer/plan/check.py).
+_NODE_SETTING = re.compile(r"servers\[(?P<server>\d+)\]\.nodes\[(?P<node>\d+)\]\.(?P<key>offset|member_port)")
+_ALREADY_USED = re.compile(r"(?P<value>\d+) is already used by (?P<owner>\S+) on (?P<server>.+)")
+_PORTS_MEET = re.compile(r"port (?P<port>\d+) \((?P<purpose>.+?) of (?P<node>\S+)\) is also "
+                         r"(?P<owner_purpose>.+) of (?P<owner>\S+) on (?P<server>.+)")
+
+
+def blame_edited(check: DraftCheck, draft: PlanDraft, server_index: int, node_index: int) -> DraftCheck:
+    """``check`` with a collision between the node the operator edited (at ``server_index``,
+    ``node_index`` of ``draft``) and another node of its server reported on the edited node.
+
+    The plan check reports a pinned offset or member port used twice on the node whose name
+    sorts later, and a port two nodes both listen on on the later node of the plan: either may be
+    the node that had the value first. The operator changed the edited node, so that is where the
+    problem is shown and fixed; the other node keeps none of it."""
+    edited = draft.servers[server_index].nodes[node_index]
+    own_path = node_path(server_index, node_index)
+    problems = []
+    for problem in check.problems:
+        where = _NODE_SETTING.fullmatch(problem.path)
+        if where is None or int(where["server"]) != server_index or int(where["node"]) == node_index:
+            problems.append(problem)
+            continue
+        other = draft.servers[server_index].nodes[int(where["node"])].name
+        key = where["key"]
+        moved: PlanProblem | None = None
+        if (used := _ALREADY_USED.fullmatch(problem.message)) and used["owner"] == edited.name:
+            moved = replace(problem, path=f"{own_path}.{key}", line=None,
+                            message=f"{used['value']} is already used by {other} on {used['server']}")
+        elif (meet := _PORTS_MEET.fullmatch(problem.message)) and meet["owner"] == edited.name:
+            # The edited node's port comes from its member port or from its offset.
+            key = "member_port" if meet["owner_purpose"].startswith("clustering") else "offset"
+            moved = replace(problem, path=f"{own_path}.{key}", line=None,
+                            message=f"port {meet['port']} ({meet['owner_purpose']} of {edited.name}) is also "
+                                    f"{meet['purpose']} of {meet['node']} on {meet['server']}")
+        # Only onto a value the operator pinned: a derived one never takes a used value.
+        problems.append(moved if moved is not None and getattr(edited, key).strip() else problem)
+    return replace(check, problems=tuple(problems))
 
 
 class ServerTable(DataTable):
@@ -52,6 +91,7 @@ class NodeTable(DataTable):
 class TopologyScreen(WizardScreen):
     STEP = "topology"
     CSS_PATH = str(ASSETS / "topology.tcss")
+    edited_node: str | None = None  # the node the operator edited last: collisions are shown on it
 
     def compose_body(self) -> ComposeResult:
         wizard = self.wizard
@@ -99,12 +139,21 @@ class TopologyScreen(WizardScreen):
         return self.wizard.this_server if self.wizard.this_server in names and self.wizard.this_server else Select.NULL
 
     def refresh_view(self) -> None:
-        check = self.wizard.check()
+        check = self.checked_with_blame()
         self.fill_servers(check)
         self.fill_nodes(check)
         # The table rows only carry a mark: every problem of the topology is listed in full below.
         self.query_one(ProblemList).show_problems(check.under(*SECTIONS))
         self.show_guess()
+
+    def checked_with_blame(self) -> DraftCheck:
+        """The draft's check, a collision with the node edited last reported on that node."""
+        check = self.wizard.check()
+        for server_index, server in enumerate(self.wizard.draft.servers):
+            for node_index, node in enumerate(server.nodes):
+                if self.edited_node and node.name == self.edited_node:
+                    return blame_edited(check, self.wizard.draft, server_index, node_index)
+        return check
 
     def fill_servers(self, check: DraftCheck) -> None:
         table = self.query_one(ServerTable)
@@ -291,6 +340,7 @@ class TopologyScreen(WizardScreen):
         if result is None:
             return
         self.wizard.draft = result.draft
+        self.edited_node = result.node
         self.refresh_server_select()
         self.refresh_view()
 
@@ -339,18 +389,20 @@ class EditedServer:
 @dataclass
 class EditedNode:
     draft: PlanDraft  # the whole plan draft with the node in place (it may have moved server)
+    node: str = ""  # its name
 
 
 EditedT = TypeVar("EditedT")
 
 
-class RecordEditor(ModalScreen[EditedT]):
+class RecordEditor(FormDialog[EditedT]):
     """What the server and node editors share: their fields checked as they are typed against the
-    whole draft with the record in place, the problems no field shows listed below, Save / Cancel.
-    A subclass sets ``record`` (the draft being edited) and says what it checks and returns."""
+    whole draft with the record in place, the problems no field shows listed below, Save / Cancel
+    (and FormDialog's keys). A subclass sets ``record`` (the draft being edited) and says what it
+    checks and returns."""
 
     CSS_PATH = [str(ASSETS / "dialogs.tcss"), str(ASSETS / "topology.tcss")]
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    DIALOG_CLASSES = "dialog editor-dialog"
 
     record: ServerDraft | NodeDraft
 
@@ -360,9 +412,6 @@ class RecordEditor(ModalScreen[EditedT]):
 
     def editor_footer(self) -> ComposeResult:
         yield ProblemList(id="editor-problems")
-        with Horizontal(classes="dialog-buttons"):
-            yield Button("Save", id="save", variant="primary", compact=True)
-            yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.check_candidate()
@@ -383,13 +432,8 @@ class RecordEditor(ModalScreen[EditedT]):
         setattr(self.record, event.path.rsplit(".", 1)[1], event.value)
         self.check_candidate()
 
-    @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         self.dismiss(self.result())
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ServerEditor(RecordEditor[EditedServer | None]):
@@ -406,19 +450,19 @@ class ServerEditor(RecordEditor[EditedServer | None]):
     def position(self) -> int:
         return self.index if self.index is not None else len(self.wizard.draft.servers)
 
-    def compose(self) -> ComposeResult:
+    def dialog_title(self) -> str:
+        return "New server" if self.index is None else f"Server {self.server.name}"
+
+    def compose_fields(self) -> ComposeResult:
         prefix = f"servers[{self.position}]"
-        title = "New server" if self.index is None else f"Server {self.server.name}"
-        with Vertical(classes="dialog editor-dialog"):
-            yield Static(title, classes="dialog-title")
-            yield FormField(f"{prefix}.name", "Name", self.server.name)
-            yield FormField(f"{prefix}.address", "Address", self.server.address,
-                            placeholder="the address the other servers reach it on")
-            yield FormField(f"{prefix}.install_dir", "Install folder", self.server.install_dir,
-                            note="node homes go to <install folder>/<node name>")
-            yield FormField(f"{prefix}.hosts_file", "Hosts file", self.server.hosts_file,
-                            placeholder=DEFAULT_HOSTS_FILE)
-            yield from self.editor_footer()
+        yield FormField(f"{prefix}.name", "Name", self.server.name)
+        yield FormField(f"{prefix}.address", "Address", self.server.address,
+                        placeholder="the address the other servers reach it on")
+        yield FormField(f"{prefix}.install_dir", "Install folder", self.server.install_dir,
+                        note="node homes go to <install folder>/<node name>")
+        yield FormField(f"{prefix}.hosts_file", "Hosts file", self.server.hosts_file,
+                        placeholder=DEFAULT_HOSTS_FILE)
+        yield from self.editor_footer()
 
     def candidate(self) -> PlanDraft:
         draft = self.wizard.draft.copy()
@@ -453,8 +497,10 @@ class NodeEditor(RecordEditor[EditedNode | None]):
         self.node = NodeDraft(node.name, node.role, node.offset, node.member_port)
         self.record = self.node
 
-    def compose(self) -> ComposeResult:
-        title = "New node" if self.original[1] is None else f"Node {self.node.name}"
+    def dialog_title(self) -> str:
+        return "New node" if self.original[1] is None else f"Node {self.node.name}"
+
+    def compose_fields(self) -> ComposeResult:
         path = self.path_prefix(self.candidate())
         # Kept as attributes: their key path changes when the node moves to another server.
         self.offset_field = FormField(f"{path}.offset", "Port offset", self.node.offset, placeholder="derived")
@@ -462,19 +508,17 @@ class NodeEditor(RecordEditor[EditedNode | None]):
                                            placeholder="derived")
         servers = [(server.name or f"(server {index + 1})", index)
                    for index, server in enumerate(self.wizard.draft.servers)]
-        with Vertical(classes="dialog editor-dialog"):
-            yield Static(title, classes="dialog-title")
-            with Horizontal(classes="form-row select-row"):
-                yield Label("Server", classes="form-label")
-                yield Select(servers, value=self.server_index, allow_blank=False, id="node-server", compact=True)
-            with Horizontal(classes="form-row select-row"):
-                yield Label("Role", classes="form-label")
-                yield Select([(role, role) for role in ROLES], value=self.node.role if self.node.role in ROLES
-                             else Select.NULL, id="node-role", compact=True)
-            yield FormField(f"{path}.name", "Name", self.node.name, note="also the folder name of its home")
-            yield self.offset_field
-            yield self.member_port_field
-            yield from self.editor_footer()
+        with Horizontal(classes="form-row select-row"):
+            yield Label("Server", classes="form-label")
+            yield Select(servers, value=self.server_index, allow_blank=False, id="node-server", compact=True)
+        with Horizontal(classes="form-row select-row"):
+            yield Label("Role", classes="form-label")
+            yield Select([(role, role) for role in ROLES], value=self.node.role if self.node.role in ROLES
+                         else Select.NULL, id="node-role", compact=True)
+        yield FormField(f"{path}.name", "Name", self.node.name, note="also the folder name of its home")
+        yield self.offset_field
+        yield self.member_port_field
+        yield from self.editor_footer()
 
     def candidate(self) -> PlanDraft:
         draft = self.wizard.draft.copy()
@@ -496,12 +540,12 @@ class NodeEditor(RecordEditor[EditedNode | None]):
     def check_candidate(self) -> DraftCheck:
         draft = self.candidate()
         prefix = self.path_prefix(draft)
-        check = self.check_draft(draft)
+        node_index = int(prefix.rsplit("[", 1)[1].rstrip("]"))
+        check = blame_edited(self.check_draft(draft), draft, self.server_index, node_index)
         for field in self.query(FormField):
             field.path = f"{prefix}.{field.path.rsplit('.', 1)[1]}"  # the node may have moved server
             field.show_problems(check.for_field(field.path))
         if check.layout is not None:
-            node_index = int(prefix.rsplit("[", 1)[1].rstrip("]"))
             derived = check.layout.servers[self.server_index].nodes[node_index]
             self.offset_field.input.placeholder = f"derived: {derived.offset}"
             self.member_port_field.input.placeholder = f"derived: {derived.member_port}"
@@ -528,4 +572,4 @@ class NodeEditor(RecordEditor[EditedNode | None]):
             self.check_candidate()
 
     def result(self) -> EditedNode:
-        return EditedNode(self.candidate())
+        return EditedNode(self.candidate(), self.node.name)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from installer import (
     ADMIN_PASSWORD_ENV,
     APP_PASSWORD_ENV,
+    SVN_PASSWORD_ENV,
     PlanDraft,
     Secrets,
     problem_field,
@@ -229,7 +230,8 @@ class WizardState:
 def secrets_from_environment(environ: dict[str, str] | os._Environ[str]) -> Secrets:
     """Passwords the operator exported before starting (kept in memory like typed ones)."""
     return Secrets(db_password=environ.get(APP_PASSWORD_ENV) or None,
-                   db_admin_password=environ.get(ADMIN_PASSWORD_ENV) or None)
+                   db_admin_password=environ.get(ADMIN_PASSWORD_ENV) or None,
+                   svn_password=environ.get(SVN_PASSWORD_ENV) or None)
 
 
 class RecentPlan:

@@ -386,3 +386,139 @@ def test_the_database_port_only_matters_on_the_database_servers_address(tmp_path
     text = on_database_server(seed_text(), 4005).replace("address: 192.0.2.206\n  port", "address: 192.0.2.50\n  port")
     text = text.replace("- {name: worker2, role: worker}", "- {name: worker2, role: worker, member_port: 4005}")
     assert check_plan_errors(text, tmp_path) == []
+
+
+# --- deployment synchronisation (cluster.deployment_sync) --------------------------------------------
+
+SEED_SYNC_BLOCK = (
+    "  deployment_sync:                   # the manager (the guide's \"Dep-sync management\" node) shares\n"
+    "    repository: registry             # what is deployed on it: registry (REGISTRY_DB) or svn (svn_url, svn_user)\n"
+)
+SVN_URL = "https://svn.example.com/repos/esb"
+
+
+def with_sync(block: str) -> str:
+    """The seed with its cluster.deployment_sync replaced by ``block`` (indented under cluster)."""
+    text = seed_text()
+    assert SEED_SYNC_BLOCK in text
+    return text.replace(SEED_SYNC_BLOCK, block)
+
+
+def warnings_of(problems):
+    return [problem for problem in problems if problem.severity == "warning"]
+
+
+def test_the_seed_example_says_registry_and_loads(tmp_path):
+    plan = load_plan(SEED_PLAN)
+    assert plan.cluster.deployment_sync.repository == "registry"
+    assert plan.cluster.deployment_sync.svn_url is None and plan.cluster.deployment_sync.svn_user is None
+
+
+def test_deployment_sync_defaults_to_the_registry_when_absent(tmp_path):
+    plan, problems = problems_for(with_sync(""), tmp_path)
+    assert problems == []
+    assert (plan.cluster.deployment_sync.repository, plan.cluster.deployment_sync.svn_url,
+            plan.cluster.deployment_sync.svn_user) == ("registry", None, None)
+    assert not derive(plan).needs_svn_password
+
+
+def test_deployment_sync_svn_with_url_and_user(tmp_path):
+    text = with_sync(f"  deployment_sync:\n    repository: svn\n    svn_url: {SVN_URL}\n    svn_user: depsync\n")
+    plan, problems = problems_for(text, tmp_path)
+    assert problems == []
+    spec = plan.cluster.deployment_sync
+    assert (spec.repository, spec.svn_url, spec.svn_user) == ("svn", SVN_URL, "depsync")
+
+
+@pytest.mark.parametrize("key", ["svn_password", "password"])
+def test_a_password_in_deployment_sync_is_an_error_on_its_line(tmp_path, key):
+    text = with_sync(f"  deployment_sync:\n    repository: svn\n    svn_url: {SVN_URL}\n    svn_user: depsync\n"
+                     f"    {key}: s3cret\n")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = problems  # reported once: not also an "unknown key"
+    assert problem.severity == "error"
+    assert (problem.file, problem.line, problem.path) == ("plan.yaml", line_of(text, f"{key}: s3cret"),
+                                                          f"cluster.deployment_sync.{key}")
+    assert "password" in problem.message and "WSO2_SVN_PASSWORD" in problem.hint
+    assert "s3cret" not in str(problem)
+
+
+def test_svn_without_svn_url_is_an_error(tmp_path):
+    text = with_sync("  deployment_sync:\n    repository: svn\n    svn_user: depsync\n")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert (problem.file, problem.line, problem.path) == ("plan.yaml", line_of(text, "deployment_sync:"),
+                                                          "cluster.deployment_sync")
+    assert "svn_url" in problem.message and "repository: registry" in problem.hint
+
+
+@pytest.mark.parametrize(("key", "value"), [("svn_url", SVN_URL), ("svn_user", "depsync")])
+def test_svn_keys_with_the_registry_are_warnings(tmp_path, key, value):
+    text = with_sync(f"  deployment_sync:\n    repository: registry\n    {key}: {value}\n")
+    plan, problems = problems_for(text, tmp_path)
+    assert errors_of(problems) == []
+    [warning] = warnings_of(problems)
+    assert (warning.file, warning.line, warning.path) == ("plan.yaml", line_of(text, f"{key}: {value}"),
+                                                          f"cluster.deployment_sync.{key}")
+    assert "registry" in warning.message
+    # Derivation ignores them: the registry holds no svn values.
+    sync = derive(plan).deployment_sync_settings(derive(plan).node("manager"), "pw")
+    assert (sync.repository_type, sync.svn_url, sync.svn_user, sync.svn_password) == ("registry", None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("line", "path", "words"),
+    [
+        ("repository: git", "cluster.deployment_sync.repository", "'git' is not one of registry, svn"),
+        ("svn_url: ftp://svn.example.com/r", "cluster.deployment_sync.svn_url", "is not a valid svn URL"),
+        ("svn_user: 'two words'", "cluster.deployment_sync.svn_user", "is not a valid svn user name"),
+        ("svn_usr: depsync", "cluster.deployment_sync.svn_usr", "unknown key"),
+    ],
+)
+def test_bad_deployment_sync_values_are_errors_on_their_line(tmp_path, line, path, words):
+    block = {"repository": "svn", "svn_url": SVN_URL}
+    key = line.split(":")[0]
+    body = "".join(f"    {name}: {value}\n" for name, value in block.items() if name != key)
+    text = with_sync(f"  deployment_sync:\n{body}    {line}\n")
+    _, problems = problems_for(text, tmp_path)
+    [problem] = errors_of(problems)
+    assert (problem.file, problem.line, problem.path) == ("plan.yaml", line_of(text, line), path)
+    assert words in problem.message
+
+
+def test_derived_deployment_sync_the_manager_commits_and_every_esb_node_checks_out():
+    layout = derive(load_plan(SEED_PLAN))
+    for node in layout.nodes:
+        carbon = layout.carbon_settings(node)
+        if node.role == "elb":
+            assert carbon.deployment_sync is None  # the ELB deploys nothing: its file is left alone
+            continue
+        sync = carbon.deployment_sync
+        assert sync == layout.deployment_sync_settings(node)
+        assert (sync.enabled, sync.auto_commit, sync.auto_checkout) == (True, node.role == "manager", True), node.name
+        assert (sync.repository_type, sync.svn_url, sync.svn_user, sync.svn_password) == ("registry", None, None, None)
+    assert {node.role for node in layout.nodes if layout.carbon_settings(node).deployment_sync
+            and layout.carbon_settings(node).deployment_sync.auto_commit} == {"manager"}
+    assert not layout.needs_svn_password
+
+
+def test_derived_svn_settings_carry_the_password_only_with_a_user(tmp_path):
+    text = with_sync(f"  deployment_sync:\n    repository: svn\n    svn_url: {SVN_URL}\n    svn_user: depsync\n")
+    plan, problems = problems_for(text, tmp_path)
+    assert problems == []
+    layout = derive(plan)
+    assert layout.needs_svn_password
+    worker = layout.carbon_settings(layout.node("worker1"), "pw").deployment_sync
+    assert (worker.repository_type, worker.svn_url, worker.svn_user, worker.svn_password) == (
+        "svn", SVN_URL, "depsync", "pw")
+    assert (worker.auto_commit, worker.auto_checkout) == (False, True)
+    assert "pw" not in repr(worker)
+    assert layout.carbon_settings(layout.node("elb"), "pw").deployment_sync is None
+
+    text = with_sync(f"  deployment_sync:\n    repository: svn\n    svn_url: {SVN_URL}\n")
+    plan, problems = problems_for(text, tmp_path)
+    assert problems == []
+    layout = derive(plan)
+    assert not layout.needs_svn_password  # an anonymous repository: no login to ask for
+    manager = layout.carbon_settings(layout.node("manager"), "pw").deployment_sync
+    assert (manager.svn_url, manager.svn_user, manager.svn_password, manager.auto_commit) == (SVN_URL, None, None, True)

@@ -4,8 +4,8 @@ the config registry mounted from REGISTRY_DB), and requests that run a proxy's l
 
 The first part reads configuration files and runs the deployer and the synchronizer in-process;
 the second starts the seed's cluster (homes prepared by the installer's CLI, the suite's MariaDB)
-with DepSync switched on the way Carbon 4.1's carbon.xml shows it (manager: AutoCommit and
-AutoCheckout; workers: AutoCheckout), plus copies of homes with wrong settings.
+with DepSync as the installer writes it into carbon.xml (manager: AutoCommit and AutoCheckout;
+workers: AutoCheckout; the registry), plus copies of homes with wrong settings.
 
 "Never" is asserted only behind a barrier: a marker proxy dropped into the node's own folder and
 seen deployed. The node's scheduler handles one run at a time (update, hot deployment, commit),
@@ -69,7 +69,6 @@ from tests.support.standin_nodes import (
     STARTED,
     WORKER_HOST,
     WORKER_LAYOUT,
-    WORKERS,
     Launcher,
     StartedNode,
     copy_home,
@@ -139,14 +138,6 @@ def depsync_block(*, enabled: bool = True, auto_commit: bool, auto_checkout: boo
             f"        <AutoCheckout>{str(auto_checkout).lower()}</AutoCheckout>\n"
             f"{extra}"
             "    </DeploymentSynchronizer>\n")
-
-
-def enable_depsync(home: Path, *, auto_commit: bool, auto_checkout: bool) -> None:
-    path = home / CARBON_XML
-    text = path.read_text()
-    assert text.count("</Server>") == 1
-    block = depsync_block(auto_commit=auto_commit, auto_checkout=auto_checkout)
-    path.write_text(text.replace("</Server>", block + "</Server>"))
 
 
 def test_deployment_synchronizer_is_read_from_carbon_xml_as_carbon_reads_it(carbon_configs_dir, tmp_path):
@@ -467,12 +458,9 @@ def test_synchronizer_commits_on_the_manager_and_checks_out_on_the_worker(tmp_pa
 
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory, mariadb) -> SeedCluster:
-    """The seed's homes with DepSync on: the manager commits and checks out, the workers check out."""
-    seed = prepare_seed(tmp_path_factory.mktemp("depsync"), mariadb)
-    enable_depsync(seed.home("server-206", "manager"), auto_commit=True, auto_checkout=True)
-    for server, name in WORKERS:
-        enable_depsync(seed.home(server, name), auto_commit=False, auto_checkout=True)
-    return seed
+    """The seed's homes as the installer writes them: DepSync on, the manager commits and checks
+    out, the workers check out, through the registry."""
+    return prepare_seed(tmp_path_factory.mktemp("depsync"), mariadb)
 
 
 @pytest.fixture(scope="module")
@@ -690,13 +678,13 @@ def test_manager_without_auto_commit_deploys_but_never_commits(seed, launcher, c
 
 
 def test_svn_repository_type_shares_through_the_svn_url(seed, launcher, cluster, mariadb, tmp_path):
-    svn = (f"        <RepositoryType>svn</RepositoryType>\n        <SvnUrl>{(tmp_path / 'svn').as_uri()}</SvnUrl>\n"
-           "        <SvnUrlAppendTenantId>true</SvnUrlAppendTenantId>\n")
+    svn = (f"<RepositoryType>svn</RepositoryType>\n        <SvnUrl>{(tmp_path / 'svn').as_uri()}</SvnUrl>\n"
+           "        <SvnUrlAppendTenantId>true</SvnUrlAppendTenantId>")
     manager_edits = moved(4007, 7, from_port=4001, from_offset=1)
-    manager_edits[CARBON_XML].append(("    </DeploymentSynchronizer>", svn + "    </DeploymentSynchronizer>"))
+    manager_edits[CARBON_XML].append(("<RepositoryType>registry</RepositoryType>", svn))
     manager_home = copy_esb_home(seed, "server-206", "manager", "manager3", manager_edits)
     worker_edits = moved(4008, 8, from_port=4000, from_offset=0)
-    worker_edits[CARBON_XML].append(("    </DeploymentSynchronizer>", svn + "    </DeploymentSynchronizer>"))
+    worker_edits[CARBON_XML].append(("<RepositoryType>registry</RepositoryType>", svn))
     worker_home = copy_esb_home(seed, "server-132", "worker1", "worker6", worker_edits)
     elb = cluster["elb"]
     with running(launcher, elb, "server-206", manager_home, "127.0.0.2:4007") as manager3, \

@@ -143,7 +143,7 @@ async def test_node_editor_shows_a_collision_as_it_is_typed_and_pinning_moves_de
         offset = "servers[1].nodes[0].offset"
         assert form_field(app, offset).input.placeholder == "derived: 0"
         await type_into(pilot, offset, "3")
-        await shows(pilot, "3 is already used by worker1 on server-132")
+        await shows(pilot, "3 is already used by worker3 on server-132")  # on worker1, the node edited
         await type_into(pilot, offset, "7")
         await shows(pilot, absent=("already used",))
         await pilot.press("escape")  # cancelled: the plan keeps worker1 unpinned

@@ -23,7 +23,7 @@ from lxml import etree
 
 from installer.errors import ConfigFileError
 from installer.files.axis2 import TRIBES_AGENT_CLASS, patch_axis2, read_axis2
-from installer.files.carbon import patch_carbon, read_carbon
+from installer.files.carbon import DeploymentSyncValues, patch_carbon, read_carbon
 from installer.files.datasources import patch_datasources, read_datasources
 from installer.files.registry import patch_registry, read_registry
 from installer.files.settings import Axis2Settings, CarbonSettings, DatasourcesSettings, RegistrySettings
@@ -36,11 +36,13 @@ from tests.test_xml_patchers import (
     MANAGER_CARBON,
     MANAGER_DATASOURCES,
     MANAGER_REGISTRY,
+    MANAGER_SVN_CARBON,
     USER_MGT,
     WORKER1_AXIS2,
     WORKER2_CARBON,
     WORKER_DATASOURCES,
     WORKER_REGISTRY,
+    WORKER_SVN_CARBON,
 )
 
 
@@ -192,12 +194,50 @@ def test_axis2_without_clustering_is_refused(path: Path):
 # ---- carbon.xml ------------------------------------------------------------------------------------
 
 CARBON_FILES = real_config_files("carbon.xml")
-CARBON_ROLES = {"elb": ELB_CARBON, "manager": MANAGER_CARBON, "worker2": WORKER2_CARBON}
-CARBON_TOUCHABLE = re.compile(r"<Offset>|HostName>")
+CARBON_ROLES = {
+    "elb": ELB_CARBON,
+    "manager": MANAGER_CARBON,
+    "worker2": WORKER2_CARBON,
+    "manager-svn": MANAGER_SVN_CARBON,
+    "worker-svn": WORKER_SVN_CARBON,
+}
+# Besides the offset and host names: the children of an active <DeploymentSynchronizer> (Carbon
+# 4.2 ships one, svn and disabled) that we set in place or remove.
+CARBON_TOUCHABLE = re.compile(
+    r"<Offset>|HostName>|<(Enabled|AutoCommit|AutoCheckout|RepositoryType|SvnUrl|SvnUser|SvnPassword"
+    r"|SvnUrlAppendTenantId)>"
+)
+SVN_ELEMENTS = ("SvnUrl", "SvnUser", "SvnPassword", "SvnUrlAppendTenantId")
 
 
 def test_the_corpus_has_carbon_files(carbon_configs_dir):
     assert len(CARBON_FILES) >= 6
+    # Both shapes of the deployment synchronizer: commented out (4.1) and active (4.2), and none.
+    texts = {file_id(path).split("/")[0]: path.read_text() for path in CARBON_FILES}
+    assert "<!--<DeploymentSynchronizer>" in texts["carbon-kernel-4.1.x"]
+    assert "\n    <DeploymentSynchronizer>" in texts["carbon-kernel-4.2.x"]
+    assert "DeploymentSynchronizer" not in texts["carbon-kernel-4.0.x"]
+
+
+def sync_blocks(root: etree._Element) -> list[etree._Element]:
+    """The active <DeploymentSynchronizer> elements where Carbon reads them (children of <Server>)."""
+    return [child for child in root if isinstance(child.tag, str) and etree.QName(child).localname
+            == "DeploymentSynchronizer"]
+
+
+def without_managed(data: bytes) -> bytes:
+    """The document without what patch_carbon manages, whitespace-only text dropped: what must
+    come out of the patch unchanged."""
+    root = lxml_root(data)
+    for element in [*local(root, "Ports/Offset"), *local(root, "HostName"), *local(root, "MgtHostName"),
+                    *sync_blocks(root)]:
+        element.getparent().remove(element)
+    for node in root.iter():
+        if node.text is not None and not node.text.strip():
+            node.text = None
+        if node.tail is not None and not node.tail.strip():
+            node.tail = None
+    return etree.tostring(root, method="c14n")
 
 
 @pytest.mark.parametrize("role", sorted(CARBON_ROLES))
@@ -222,6 +262,63 @@ def test_carbon(path: Path, role: str):
         assert {etree.QName(element).namespace for element in local(root, "HostName")} == {
             etree.QName(root).namespace
         }
+    # Nothing else in the file changed (comments are checked by check_common).
+    assert without_managed(result) == without_managed(original)
+
+    sync = settings.deployment_sync
+    original_blocks = sync_blocks(lxml_root(original))
+    if sync is None:
+        # The ELB: whatever the file says about deployment synchronisation is left as it is.
+        assert [etree.tostring(block) for block in sync_blocks(root)] == [
+            etree.tostring(block) for block in original_blocks]
+        assert values.deployment_sync == before.deployment_sync
+        return
+
+    # Independently of read_carbon: exactly one active block, in the file's namespace, holding
+    # each of our elements exactly once with our value.
+    [block] = sync_blocks(root)
+    assert etree.QName(block).namespace == etree.QName(root).namespace
+    children = [child for child in block if isinstance(child.tag, str)]
+    assert {etree.QName(child).namespace for child in children} == {etree.QName(root).namespace}
+    found: dict[str, list[str | None]] = {}
+    for child in children:
+        found.setdefault(etree.QName(child).localname, []).append(child.text)
+    flag = {True: ["true"], False: ["false"]}
+    assert found.pop("Enabled") == flag[sync.enabled]
+    assert found.pop("AutoCommit") == flag[sync.auto_commit]
+    assert found.pop("AutoCheckout") == flag[sync.auto_checkout]
+    assert found.pop("RepositoryType") == [sync.repository_type]
+    if sync.repository_type == "svn":
+        assert found.pop("SvnUrl") == [sync.svn_url]
+        assert found.pop("SvnUser") == [sync.svn_user]
+        assert found.pop("SvnPassword") == [sync.svn_password]  # exactly: leading space, <&"'> and all
+        # svn's own switch stays as the file had it (Carbon 4.2's active block: true).
+        append = [block.findtext("{*}SvnUrlAppendTenantId") for block in original_blocks]
+        assert found.pop("SvnUrlAppendTenantId", None) == (append[:1] if append and append[0] else None)
+    assert found == {}, f"unexpected elements left in <DeploymentSynchronizer>: {found}"
+
+    assert values.deployment_sync == DeploymentSyncValues(
+        enabled=flag[sync.enabled][0],
+        auto_commit=flag[sync.auto_commit][0],
+        auto_checkout=flag[sync.auto_checkout][0],
+        repository_type=sync.repository_type,
+        svn_url=sync.svn_url,
+        svn_user=sync.svn_user,
+        svn_password=sync.svn_password,
+    )
+    if not original_blocks:
+        # A new block: after the commented-out example of its kind (else any), with a blank line.
+        text = result.decode("latin-1")
+        [active] = re.finditer(r"(?m)^[ \t]*<DeploymentSynchronizer>", text)
+        start = active.start()
+        assert text[:start].endswith("\n\n"), text[start - 80 : start]
+        examples = [match.start() for match in re.finditer(r"<!--\s*<DeploymentSynchronizer>", text)]
+        if examples:
+            kind = "svn" if sync.repository_type == "svn" else "registry"
+            preceding = text[: start].rstrip()
+            assert preceding.endswith("</DeploymentSynchronizer>-->")
+            example = text[max(index for index in examples if index < start) : start]
+            assert ("<RepositoryType>svn</RepositoryType>" in example) == (kind == "svn")
 
 
 # ---- master-datasources.xml ------------------------------------------------------------------------

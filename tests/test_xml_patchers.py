@@ -27,6 +27,7 @@ from installer.files.settings import (
     CarbonSettings,
     Datasource,
     DatasourcesSettings,
+    DeploymentSyncSettings,
     RegistryMount,
     RegistrySettings,
     UserMgtSettings,
@@ -66,10 +67,23 @@ WORKER1_AXIS2 = Axis2Settings(
 WORKER2_AXIS2 = replace(WORKER1_AXIS2, local_member_host="192.0.2.206", local_member_port=4002)
 WORKER3_AXIS2 = replace(WORKER1_AXIS2, local_member_port=4001)
 
+# The guide's "Dep-sync management" node (the manager) commits and checks out; workers check out.
+MANAGER_SYNC = DeploymentSyncSettings(enabled=True, auto_commit=True, auto_checkout=True)
+WORKER_SYNC = DeploymentSyncSettings(enabled=True, auto_commit=False, auto_checkout=True)
+# A password with every character XML escapes or quotes, and spaces at either end.
+SVN_PASSWORD = ' <s&v"n\'> '
+MANAGER_SVN_SYNC = replace(MANAGER_SYNC, repository_type="svn", svn_url="https://svn.example.com/repos/esb",
+                           svn_user="depsync", svn_password=SVN_PASSWORD)
+WORKER_SVN_SYNC = replace(MANAGER_SVN_SYNC, auto_commit=False)
+
 ELB_CARBON = CarbonSettings(offset=0)
-MANAGER_CARBON = CarbonSettings(offset=1, host_name="worker.esb.wso2.com", mgt_host_name="mgt.esb.wso2.com")
-WORKER2_CARBON = CarbonSettings(offset=2)
-WORKER3_CARBON = CarbonSettings(offset=3, host_name="worker.esb.wso2.com", mgt_host_name="mgt.esb.wso2.com")
+MANAGER_CARBON = CarbonSettings(offset=1, host_name="worker.esb.wso2.com", mgt_host_name="mgt.esb.wso2.com",
+                                deployment_sync=MANAGER_SYNC)
+WORKER2_CARBON = CarbonSettings(offset=2, deployment_sync=WORKER_SYNC)
+WORKER3_CARBON = CarbonSettings(offset=3, host_name="worker.esb.wso2.com", mgt_host_name="mgt.esb.wso2.com",
+                                deployment_sync=WORKER_SYNC)
+MANAGER_SVN_CARBON = replace(MANAGER_CARBON, deployment_sync=MANAGER_SVN_SYNC)
+WORKER_SVN_CARBON = replace(WORKER2_CARBON, deployment_sync=WORKER_SVN_SYNC)
 
 DB_URL = "jdbc:mysql://carbondb.mysql-wso2.com:3306/"
 
@@ -158,6 +172,7 @@ GOLDEN_CASES = [
     GoldenCase("carbon", "esb", "elb", patch_carbon, ELB_CARBON),
     GoldenCase("carbon", "esb", "manager", patch_carbon, MANAGER_CARBON),
     GoldenCase("carbon", "esb", "worker2", patch_carbon, WORKER2_CARBON),
+    GoldenCase("carbon", "esb", "manager-svn", patch_carbon, MANAGER_SVN_CARBON),
     GoldenCase("carbon", "no-comments", "worker3", patch_carbon, WORKER3_CARBON),
     GoldenCase("datasources", "kernel", "manager", patch_datasources, MANAGER_DATASOURCES),
     GoldenCase("datasources", "kernel", "worker", patch_datasources, WORKER_DATASOURCES),
@@ -264,6 +279,18 @@ ONE_SETTING_CHANGES = [
         ['<parameter name="port">8280</parameter>'],
     ),
     ("carbon/manager", replace(MANAGER_CARBON, offset=5), ["<Offset>1</Offset>"], ["<Offset>5</Offset>"]),
+    (
+        "carbon/worker2",
+        replace(WORKER2_CARBON, deployment_sync=MANAGER_SYNC),
+        ["<AutoCommit>false</AutoCommit>"],
+        ["<AutoCommit>true</AutoCommit>"],
+    ),
+    (
+        "carbon/manager-svn",
+        replace(MANAGER_SVN_CARBON, deployment_sync=replace(MANAGER_SVN_SYNC, svn_password="n3w")),
+        ["<SvnPassword> &lt;s&amp;v\"n'&gt; </SvnPassword>"],
+        ["<SvnPassword>n3w</SvnPassword>"],
+    ),
     (
         "carbon/manager",
         replace(MANAGER_CARBON, mgt_host_name="admin.esb.wso2.com"),
@@ -460,7 +487,7 @@ def test_carbon_updates_active_host_names_in_place():
         "    <Ports>\n        <Offset>7</Offset>\n    </Ports>\n"
         "</Server>\n"
     )
-    result = patch_carbon(text.encode(), MANAGER_CARBON, path="carbon.xml")
+    result = patch_carbon(text.encode(), replace(MANAGER_CARBON, deployment_sync=None), path="carbon.xml")
     assert result.decode() == text.replace("old.example.org", "worker.esb.wso2.com").replace(
         "<Offset>7</Offset>", "<Offset>1</Offset>"
     ).replace(
@@ -472,7 +499,7 @@ def test_carbon_updates_active_host_names_in_place():
 
 def test_carbon_missing_offset_is_written_first_in_ports():
     text = b'<Server xmlns="urn:c">\n    <Ports>\n        <JMX/>\n    </Ports>\n</Server>\n'
-    result = patch_carbon(text, WORKER2_CARBON, path="carbon.xml")
+    result = patch_carbon(text, replace(WORKER2_CARBON, deployment_sync=None), path="carbon.xml")
     assert result == text.replace(b"        <JMX/>", b"        <Offset>2</Offset>\n        <JMX/>")
 
 
@@ -493,6 +520,206 @@ def test_carbon_host_names_none_are_left_alone():
 def test_carbon_without_ports_or_server_is_refused(text):
     with pytest.raises(ConfigFileError, match=r"/x/carbon\.xml"):
         patch_carbon(text.encode(), ELB_CARBON, path="/x/carbon.xml")
+
+
+# ---- carbon.xml: <DeploymentSynchronizer> ---------------------------------------------------------
+
+CARBON_NS = "http://wso2.org/projects/carbon/carbon.xml"
+
+
+def carbon_text(body: str) -> str:
+    """A small carbon.xml with ``body`` (lines indented by four) after its ``<Ports>``."""
+    return (
+        f'<Server xmlns="{CARBON_NS}">\n'
+        "    <Version>4.7.0</Version>\n"
+        "    <Ports>\n        <Offset>0</Offset>\n    </Ports>\n"
+        f"{body}"
+        "</Server>\n"
+    )
+
+
+# Carbon 4.2's kernel file ships the svn block active and disabled.
+ACTIVE_SVN_BLOCK = """    <DeploymentSynchronizer>
+        <Enabled>false</Enabled>
+        <AutoCommit>false</AutoCommit>
+        <AutoCheckout>true</AutoCheckout>
+        <RepositoryType>svn</RepositoryType>
+        <SvnUrl>http://svnrepo.example.com/repos/</SvnUrl>
+        <SvnUser>username</SvnUser>
+        <SvnPassword>password</SvnPassword>
+        <SvnUrlAppendTenantId>true</SvnUrlAppendTenantId>
+    </DeploymentSynchronizer>
+"""
+
+
+def sync_children(data: bytes) -> list[list[tuple[str, str]]]:
+    """Per active <DeploymentSynchronizer> (lxml, independently of read_carbon): its children."""
+    root = etree.fromstring(data)
+    return [
+        [(etree.QName(child).localname, child.text) for child in block if isinstance(child.tag, str)]
+        for block in root.findall(f"{{{CARBON_NS}}}DeploymentSynchronizer")
+    ]
+
+
+def wanted_children(sync: DeploymentSyncSettings) -> list[tuple[str, str]]:
+    flag = {True: "true", False: "false"}
+    children = [("Enabled", flag[sync.enabled]), ("AutoCommit", flag[sync.auto_commit]),
+                ("AutoCheckout", flag[sync.auto_checkout]), ("RepositoryType", sync.repository_type)]
+    if sync.repository_type == "svn":
+        children.append(("SvnUrl", sync.svn_url))
+        if sync.svn_user:
+            children += [("SvnUser", sync.svn_user), ("SvnPassword", sync.svn_password)]
+    return children
+
+
+def test_carbon_deployment_sync_without_examples_goes_after_http_get_request_processors():
+    text = carbon_text(
+        "    <HttpGetRequestProcessors>\n        <Processor/>\n    </HttpGetRequestProcessors>\n"
+        "    <WorkDirectory>/tmp/work</WorkDirectory>\n"
+    )
+    result = patch_carbon(text.encode(), WORKER2_CARBON, path="carbon.xml")
+    assert result.decode() == text.replace(
+        "    </HttpGetRequestProcessors>\n",
+        "    </HttpGetRequestProcessors>\n"
+        "\n"
+        "    <DeploymentSynchronizer>\n"
+        "        <Enabled>true</Enabled>\n"
+        "        <AutoCommit>false</AutoCommit>\n"
+        "        <AutoCheckout>true</AutoCheckout>\n"
+        "        <RepositoryType>registry</RepositoryType>\n"
+        "    </DeploymentSynchronizer>\n",
+    ).replace("<Offset>0</Offset>", "<Offset>2</Offset>")
+    assert patch_carbon(result, WORKER2_CARBON, path="carbon.xml") is result
+
+
+def test_carbon_deployment_sync_without_examples_or_processors_goes_last_in_server():
+    # The golden carbon/worker3 shows the same with a file that has nothing else after <Ports>.
+    text = carbon_text("    <WorkDirectory>/tmp/work</WorkDirectory>\n")
+    result = patch_carbon(text.encode(), WORKER2_CARBON, path="carbon.xml").decode()
+    assert result.endswith(
+        "    <WorkDirectory>/tmp/work</WorkDirectory>\n\n    <DeploymentSynchronizer>\n"
+        "        <Enabled>true</Enabled>\n"
+        "        <AutoCommit>false</AutoCommit>\n"
+        "        <AutoCheckout>true</AutoCheckout>\n"
+        "        <RepositoryType>registry</RepositoryType>\n"
+        "    </DeploymentSynchronizer>\n</Server>\n"
+    )
+
+
+def test_carbon_deployment_sync_svn_goes_after_the_svn_example():
+    result = run(next(case for case in GOLDEN_CASES if case.id == "carbon/manager-svn")).decode()
+    svn_example = result.index("<!--<DeploymentSynchronizer>")
+    registry_example = result.index("<!--<DeploymentSynchronizer>", svn_example + 1)
+    active = result.index("\n    <DeploymentSynchronizer>")
+    assert svn_example < active < registry_example
+    assert result[:active].endswith("</DeploymentSynchronizer>-->\n")  # a blank line before it
+
+
+def test_carbon_an_active_svn_block_switched_to_registry_loses_its_svn_elements():
+    text = carbon_text("\n" + ACTIVE_SVN_BLOCK)
+    result = patch_carbon(text.encode(), MANAGER_CARBON, path="carbon.xml")
+    assert sync_children(result) == [wanted_children(MANAGER_SYNC)]
+    removed, added = changed_lines(text.encode(), result)
+    assert removed == [
+        "<Offset>0</Offset>", "<Enabled>false</Enabled>", "<AutoCommit>false</AutoCommit>",
+        "<RepositoryType>svn</RepositoryType>", "<SvnUrl>http://svnrepo.example.com/repos/</SvnUrl>",
+        "<SvnUser>username</SvnUser>", "<SvnPassword>password</SvnPassword>",
+        "<SvnUrlAppendTenantId>true</SvnUrlAppendTenantId>",
+    ]
+    assert "<RepositoryType>registry</RepositoryType>" in added
+    values = read_carbon(result).deployment_sync
+    assert (values.repository_type, values.svn_url, values.svn_user, values.svn_password) == (
+        "registry", None, None, None)
+
+
+def test_carbon_an_active_registry_block_switched_to_svn_gets_the_svn_elements():
+    registry = patch_carbon(carbon_text("\n" + ACTIVE_SVN_BLOCK).encode(), WORKER2_CARBON, path="carbon.xml")
+    result = patch_carbon(registry, WORKER_SVN_CARBON, path="carbon.xml")
+    # SvnUrlAppendTenantId went with the registry; it is svn's own switch, not one we add.
+    assert sync_children(result) == [wanted_children(WORKER_SVN_SYNC)]
+    assert result.decode().count("<DeploymentSynchronizer>") == 1
+    assert patch_carbon(result, WORKER_SVN_CARBON, path="carbon.xml") is result
+
+
+def test_carbon_svn_keeps_svn_url_append_tenant_id_and_sets_the_rest_in_place():
+    text = carbon_text("\n" + ACTIVE_SVN_BLOCK)
+    result = patch_carbon(text.encode(), WORKER_SVN_CARBON, path="carbon.xml")
+    assert sync_children(result) == [[*wanted_children(WORKER_SVN_SYNC), ("SvnUrlAppendTenantId", "true")]]
+    removed, _added = changed_lines(text.encode(), result)
+    assert "<SvnUrlAppendTenantId>true</SvnUrlAppendTenantId>" not in removed
+    assert "<AutoCheckout>true</AutoCheckout>" not in removed  # already right: not touched
+
+
+def test_carbon_svn_without_a_user_removes_the_examples_login():
+    no_user = replace(WORKER_SVN_SYNC, svn_user=None, svn_password=None)
+    text = carbon_text("\n" + ACTIVE_SVN_BLOCK)
+    result = patch_carbon(text.encode(), replace(WORKER2_CARBON, deployment_sync=no_user), path="carbon.xml")
+    assert sync_children(result) == [[*wanted_children(no_user), ("SvnUrlAppendTenantId", "true")]]
+    assert b"SvnUser" not in result and b"SvnPassword" not in result
+    values = read_carbon(result).deployment_sync
+    assert (values.svn_user, values.svn_password) == (None, None)
+
+
+def test_carbon_every_active_block_is_set():
+    second = """    <DeploymentSynchronizer>
+        <Enabled>true</Enabled>
+        <RepositoryType>registry</RepositoryType>
+    </DeploymentSynchronizer>
+"""
+    text = carbon_text("\n" + ACTIVE_SVN_BLOCK + second)
+    result = patch_carbon(text.encode(), MANAGER_SVN_CARBON, path="carbon.xml")
+    assert sync_children(result) == [
+        [*wanted_children(MANAGER_SVN_SYNC), ("SvnUrlAppendTenantId", "true")],
+        wanted_children(MANAGER_SVN_SYNC),
+    ]
+    registry = patch_carbon(result, MANAGER_CARBON, path="carbon.xml")
+    assert sync_children(registry) == [wanted_children(MANAGER_SYNC)] * 2
+
+
+def test_carbon_an_element_missing_in_an_active_block_is_added_in_the_kernels_order():
+    text = carbon_text(
+        "    <DeploymentSynchronizer>\n"
+        "        <!-- kept -->\n"
+        "        <AutoCheckout>false</AutoCheckout>\n"
+        "    </DeploymentSynchronizer>\n"
+    )
+    result = patch_carbon(text.encode(), WORKER2_CARBON, path="carbon.xml")
+    assert sync_children(result) == [wanted_children(WORKER_SYNC)]
+    assert b"<!-- kept -->" in result
+    assert patch_carbon(result, WORKER2_CARBON, path="carbon.xml") is result
+
+
+def test_carbon_a_self_closing_active_block_is_filled_in():
+    text = carbon_text("    <DeploymentSynchronizer/>\n")
+    result = patch_carbon(text.encode(), MANAGER_SVN_CARBON, path="carbon.xml")
+    assert sync_children(result) == [wanted_children(MANAGER_SVN_SYNC)]
+
+
+def test_carbon_the_elb_leaves_an_active_block_alone():
+    text = carbon_text("\n" + ACTIVE_SVN_BLOCK).encode()
+    assert patch_carbon(text, ELB_CARBON, path="carbon.xml") is text
+
+
+def test_carbon_an_svn_password_with_xml_characters_and_spaces_round_trips():
+    result = patch_carbon(carbon_text("").encode(), MANAGER_SVN_CARBON, path="carbon.xml")
+    assert b"<SvnPassword> &lt;s&amp;v\"n'&gt; </SvnPassword>" in result
+    values = read_carbon(result).deployment_sync
+    assert values.svn_password == SVN_PASSWORD  # exactly, with its spaces
+    assert (values.svn_url, values.svn_user) == (MANAGER_SVN_SYNC.svn_url, MANAGER_SVN_SYNC.svn_user)
+    assert etree.fromstring(result).findtext(f"{{{CARBON_NS}}}DeploymentSynchronizer/{{{CARBON_NS}}}SvnPassword") \
+        == SVN_PASSWORD
+    # The same password given again: nothing to change.
+    assert patch_carbon(result, MANAGER_SVN_CARBON, path="carbon.xml") is result
+
+
+def test_the_svn_password_is_never_in_a_repr():
+    result = patch_carbon(carbon_text("").encode(), MANAGER_SVN_CARBON, path="carbon.xml")
+    values = read_carbon(result)
+    for shown in (repr(values), repr(values.deployment_sync), str(values.deployment_sync),
+                  repr(MANAGER_SVN_SYNC), repr(MANAGER_SVN_CARBON)):
+        assert "s&v" not in shown and SVN_PASSWORD.strip() not in shown, shown
+    assert "svn_password=set" in repr(values.deployment_sync)
+    assert "depsync" in repr(values.deployment_sync)  # the rest is shown
 
 
 # ---- master-datasources.xml --------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from installer.errors import ConfigFileError
 from installer.faults import crash_point
 
 REDACTED = "********"
-_PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.IGNORECASE | re.DOTALL)
+# <password> (datasources) and <SvnPassword> (carbon.xml's deployment synchronizer).
+_PASSWORD_ELEMENT = re.compile(r"(<((?:svn)?password)\b[^>]*>)(.*?)(</\2>)", re.IGNORECASE | re.DOTALL)
 
 
 class PatchFunction(Protocol):
@@ -41,8 +42,8 @@ class PatchFunction(Protocol):
 
 
 def redact_passwords(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Hide ``<password>`` element contents and any known secret value."""
-    text = _PASSWORD_ELEMENT.sub(lambda match: f"{match.group(1)}{REDACTED}{match.group(3)}", text)
+    """Hide ``<password>`` / ``<SvnPassword>`` element contents and any known secret value."""
+    text = _PASSWORD_ELEMENT.sub(lambda match: f"{match.group(1)}{REDACTED}{match.group(4)}", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
@@ -82,6 +83,10 @@ def unified_diff(path: Path, before: bytes | None, after: bytes, *, label: str =
     lines = difflib.unified_diff(old, new, fromfile=f"a/{path}" if before is not None else "/dev/null",
                                  tofile=f"b/{path}", n=2)
     text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    if not text and (before or b"") != after:
+        # Only a hidden value changes (a password given anew): the file is still to be written,
+        # so the diff must not read as "no change" (a pending or drifted file with nothing shown).
+        text = f"{path}: only a password changes (its value is not shown)\n"
     return FileDiff(path, text, label)
 
 

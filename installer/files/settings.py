@@ -6,7 +6,7 @@ an original file plus one of these into the patched file. Nothing here reads or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,37 @@ class Axis2Settings:
 
 
 @dataclass(frozen=True)
+class DeploymentSyncSettings:
+    """carbon.xml's ``<DeploymentSynchronizer>``: how a node shares deployed artefacts.
+
+    The manager commits and checks out (``auto_commit`` and ``auto_checkout`` true); a worker only
+    checks out. ``repository_type`` is ``registry`` (the mounted config registry in REGISTRY_DB)
+    or ``svn``; for svn ``svn_url``, and ``svn_user`` / ``svn_password`` when the repository asks
+    for a login. ``svn_password`` is a secret: never shown (``repr``), never in a plan.
+    """
+
+    enabled: bool
+    auto_commit: bool
+    auto_checkout: bool
+    repository_type: str = "registry"
+    svn_url: str | None = None
+    svn_user: str | None = None
+    svn_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class CarbonSettings:
     """``repository/conf/carbon.xml`` (default namespace ``http://wso2.org/projects/carbon/carbon.xml``).
 
     ``Ports/Offset`` always; ``HostName`` / ``MgtHostName`` when not None (inserted right after
-    their commented-out form, or after ``Version`` when there is no such comment).
+    their commented-out form, or after ``Version`` when there is no such comment);
+    ``<DeploymentSynchronizer>`` when ``deployment_sync`` is not None (the ELB leaves it alone).
     """
 
     offset: int
     host_name: str | None = None
     mgt_host_name: str | None = None
+    deployment_sync: DeploymentSyncSettings | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from installer.files.settings import (
     CarbonSettings,
     Datasource,
     DatasourcesSettings,
+    DeploymentSyncSettings,
     LbServiceDomain,
     LoadBalancerSettings,
     RegistryMount,
@@ -266,13 +267,30 @@ class Layout:
             wsdl_epr_prefix=wsdl_prefix,
         )
 
-    def carbon_settings(self, node: NodeLayout) -> CarbonSettings:
+    def carbon_settings(self, node: NodeLayout, svn_password: str | None = None) -> CarbonSettings:
         names = self.plan.cluster.hostnames
         if node.role == "elb":
             return CarbonSettings(offset=node.offset)
+        sync = self.deployment_sync_settings(node, svn_password)
         if node.role == "manager":
-            return CarbonSettings(offset=node.offset, host_name=names.worker, mgt_host_name=names.mgt)
-        return CarbonSettings(offset=node.offset, host_name=names.worker)
+            return CarbonSettings(offset=node.offset, host_name=names.worker, mgt_host_name=names.mgt,
+                                  deployment_sync=sync)
+        return CarbonSettings(offset=node.offset, host_name=names.worker, deployment_sync=sync)
+
+    def deployment_sync_settings(self, node: NodeLayout, svn_password: str | None = None) -> DeploymentSyncSettings:
+        """The guide's "Dep-sync management" node is the manager: it commits what is deployed on it
+        and checks out; workers only check out (Carbon 4.1's carbon.xml says as much)."""
+        spec = self.plan.cluster.deployment_sync
+        svn = spec.repository == "svn"
+        return DeploymentSyncSettings(
+            enabled=True, auto_commit=node.role == "manager", auto_checkout=True, repository_type=spec.repository,
+            svn_url=spec.svn_url if svn else None, svn_user=spec.svn_user if svn else None,
+            svn_password=svn_password if svn and spec.svn_user else None)
+
+    @property
+    def needs_svn_password(self) -> bool:
+        spec = self.plan.cluster.deployment_sync
+        return spec.repository == "svn" and bool(spec.svn_user)
 
     def user_mgt_settings(self) -> UserMgtSettings:
         return UserMgtSettings(data_source=JNDI_USER_STORE)

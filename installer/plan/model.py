@@ -24,6 +24,7 @@ from installer.errors import PlanError
 from installer.plan.load import PlanLoader, PlanYAMLError, short_tag
 
 ROLES = ("elb", "manager", "worker")
+SYNC_REPOSITORIES = ("registry", "svn")
 LOCAL_REGISTRY_MODES = ("per-role", "per-node")
 
 KeyPath = tuple[str | int, ...]
@@ -72,12 +73,27 @@ class ElbPorts:
 
 
 @dataclass(frozen=True)
+class DeploymentSyncSpec:
+    """``cluster.deployment_sync``: where the manager shares deployed artefacts with the workers.
+
+    ``registry`` (Carbon 4.1's default) uses the config registry the guide already mounts from
+    REGISTRY_DB; ``svn`` a Subversion repository at ``svn_url``, logged in as ``svn_user`` when
+    given (its password comes from WSO2_SVN_PASSWORD or --svn-password-file, never the plan).
+    """
+
+    repository: str = "registry"
+    svn_url: str | None = None
+    svn_user: str | None = None
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     domain: str
     lb_domain: str
     tenant_range: str
     hostnames: Hostnames
     elb_ports: ElbPorts
+    deployment_sync: DeploymentSyncSpec = DeploymentSyncSpec()
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,9 @@ class DatabaseSpec:
     local_registry: str
     manager_local_db: str
     worker_local_db: str
+    # The local server's unix socket for the admin (when the database runs on the database
+    # server itself); None: looked for where MySQL and MariaDB packages put it.
+    admin_socket: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -402,6 +421,27 @@ class _Reader:
             candidate = self.source.folder / candidate
         return Path(_normalise(candidate))
 
+    def socket_path(self, value: Any, path: KeyPath) -> Path | None:
+        """An absolute path that fits in a unix socket address (107 bytes); whether it exists is
+        only known on the server that uses it."""
+        hint = "the MySQL/MariaDB server's socket file, e.g. /run/mysqld/mysqld.sock (its socket setting)"
+        text = self.string(hint=hint)(value, path)
+        if text is None:
+            return None
+        if "\x00" in text:
+            self.error(path, "must not hold a NUL character", hint)
+            return None
+        candidate = Path(text).expanduser()
+        if not candidate.is_absolute():
+            self.error(path, f"{text!r} is not an absolute path", hint)
+            return None
+        normalised = _normalise(candidate)
+        if len(os.fsencode(normalised)) > MAX_SOCKET_PATH:
+            self.error(path, f"{normalised!r} is too long for a unix socket ({len(os.fsencode(normalised))} bytes, "
+                       f"at most {MAX_SOCKET_PATH})", hint)
+            return None
+        return Path(normalised)
+
 
 def _normalise(path: Path) -> str:
     return os.path.normpath(str(path))
@@ -427,15 +467,20 @@ def _closest(word: str, options: dict[str, bool]) -> str | None:
 
 
 TOP_KEYS = {"version": True, "cluster": True, "distributions": True, "database": True, "servers": True}
-CLUSTER_KEYS = {"domain": True, "lb_domain": False, "tenant_range": False, "hostnames": True, "elb_ports": False}
+CLUSTER_KEYS = {"domain": True, "lb_domain": False, "tenant_range": False, "hostnames": True, "elb_ports": False,
+                "deployment_sync": False}
+DEPLOYMENT_SYNC_KEYS = {"repository": False, "svn_url": False, "svn_user": False}
+_SVN_URL_RE = re.compile(r"^(https?|svn|svn\+ssh|file)://\S+$")
+_SVN_USER_RE = re.compile(r"^[^\s<>&]{1,128}$")
 HOSTNAME_KEYS = {"worker": True, "mgt": True, "elb": True}
 ELB_PORT_KEYS = {"http": True, "https": True}
 DISTRIBUTION_KEYS = {"esb": True, "elb": True, "jdbc_driver": True}
 DATABASE_KEYS = {
     "hostname": True, "address": True, "port": False, "server": True, "admin_user": False, "user": True,
     "user_db": False, "registry_db": False, "local_registry": False,
-    "manager_local_db": False, "worker_local_db": False,
+    "manager_local_db": False, "worker_local_db": False, "admin_socket": False,
 }
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 SERVER_KEYS = {"name": True, "address": True, "install_dir": True, "hosts_file": False, "nodes": True}
 NODE_KEYS = {"name": True, "role": True, "offset": False, "member_port": False}
 
@@ -476,6 +521,7 @@ def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
         https=read.get(elb_ports_raw, "https", ("cluster", "elb_ports"), port_check, default=443),
     )
     cluster = ClusterSpec(
+        deployment_sync=_read_deployment_sync(read, cluster_raw),
         domain=read.get(cluster_raw, "domain", ("cluster",), domain_check),
         lb_domain=read.get(cluster_raw, "lb_domain", ("cluster",), domain_check, default="wso2.carbon.lb.domain"),
         tenant_range=read.get(cluster_raw, "tenant_range", ("cluster",),
@@ -509,6 +555,7 @@ def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
                                 default="per-role"),
         manager_local_db=read.get(db_raw, "manager_local_db", ("database",), identifier, default="REGISTRY_LOCAL1"),
         worker_local_db=read.get(db_raw, "worker_local_db", ("database",), identifier, default="REGISTRY_LOCAL2"),
+        admin_socket=read.get(db_raw, "admin_socket", ("database",), read.socket_path, default=None),
     )
 
     servers: list[ServerSpec] = []
@@ -528,6 +575,35 @@ def parse_plan(text: str, path: Path) -> tuple[Plan | None, list[PlanProblem]]:
     plan = Plan(version=version, cluster=cluster, distributions=distributions, database=database,
                 servers=tuple(servers), source=source)
     return plan, problems
+
+
+def _read_deployment_sync(read: _Reader, cluster_raw: dict[str, Any] | None) -> DeploymentSyncSpec:
+    path: KeyPath = ("cluster", "deployment_sync")
+    if not cluster_raw or "deployment_sync" not in cluster_raw:
+        return DeploymentSyncSpec()
+    raw = cluster_raw["deployment_sync"]
+    if isinstance(raw, dict):
+        for key in [key for key in raw if isinstance(key, str) and "password" in key.lower()]:
+            read.error((*path, key), "passwords never go in the plan",
+                       "remove it; give the svn password with WSO2_SVN_PASSWORD, --svn-password-file "
+                       "or in the wizard")
+        raw = {key: value for key, value in raw.items() if not (isinstance(key, str) and "password" in key.lower())}
+    mapping = read.mapping(raw, path, DEPLOYMENT_SYNC_KEYS)
+    repository = read.get(mapping, "repository", path, read.choice(SYNC_REPOSITORIES), default="registry")
+    svn_url = read.get(mapping, "svn_url", path, read.string(
+        _SVN_URL_RE, "svn URL", "e.g. http://svn.example.com/repos/esb (http, https, svn, svn+ssh or file)"))
+    svn_user = read.get(mapping, "svn_user", path, read.string(
+        _SVN_USER_RE, "svn user name", "no spaces, <, > or &"))
+    if repository == "svn" and mapping is not None and "svn_url" not in mapping:
+        read.error(path, "the svn repository needs 'svn_url'",
+                   "add svn_url: http://svn.example.com/repos/esb, or use repository: registry")
+    if repository == "registry" and mapping is not None:
+        for key in ("svn_url", "svn_user"):
+            if key in mapping:
+                read.problems.append(read.source.problem(
+                    (*path, key), f"'{key}' is not used with the registry",
+                    "remove it, or set repository: svn", severity="warning"))
+    return DeploymentSyncSpec(repository=repository or "registry", svn_url=svn_url, svn_user=svn_user)
 
 
 def _read_server(read: _Reader, raw: Any, path: KeyPath) -> ServerSpec | None:

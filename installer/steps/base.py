@@ -4,13 +4,14 @@ and reading a distribution's files from its zip, which steps do before the node 
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from installer.contract import StepCheck, StepPreview, StepResult
+from installer.contract import StepReport
 from installer.errors import DistributionError
 from installer.events import EventSink, Note, ignore_events
 from installer.plan.derive import Layout, NodeLayout, ServerLayout
@@ -29,6 +30,8 @@ class RunContext:
     secrets: Secrets = field(default_factory=Secrets)
     emit: EventSink = ignore_events
     selected: tuple[str, ...] = STEP_NAMES
+    # Set by a front end to give up a start in progress (the wizard, when the operator quits).
+    stop: threading.Event | None = None
 
 
 class Step:
@@ -45,13 +48,13 @@ class Step:
     def __init__(self, context: RunContext) -> None:
         self.context = context
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         raise NotImplementedError
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         raise NotImplementedError
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         raise NotImplementedError
 
     def note(self, message: str, level: str = "info") -> None:

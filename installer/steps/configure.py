@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from installer.contract import FileCheck, FileDiff, Status, StepCheck, StepPreview, StepResult
+from installer.contract import FileCheck, FileDiff, Status, StepReport
 from installer.errors import (
     GIVE_PASSWORD,
     RUN_STEP,
@@ -19,7 +19,7 @@ from installer.errors import (
 )
 from installer.files.axis2 import patch_axis2
 from installer.files.base import FilePatch, PatchFunction
-from installer.files.carbon import patch_carbon
+from installer.files.carbon import patch_carbon, read_carbon
 from installer.files.datasources import patch_datasources, read_datasources
 from installer.files.lbconf import patch_loadbalancer
 from installer.files.registry import patch_registry
@@ -38,6 +38,7 @@ DRIVER_DIR = "repository/components/lib"
 # Placeholder used to render master-datasources.xml for a check when no password was given and
 # none of ours is on disk yet; such a file is always "pending", never written with it.
 PASSWORD_UNKNOWN = "(password not given to the installer)"
+SVN_PASSWORD_UNKNOWN = "(svn password not given to the installer)"
 
 
 class ConfigureStep(Step):
@@ -63,10 +64,15 @@ class ConfigureStep(Step):
                 transform=lambda original: patch(original, settings, path=shown),
                 pristine=lambda: read_from_zip(source_zip, relative), **options)  # type: ignore[arg-type]
 
-        patches = [
-            xml(AXIS2_XML, patch_axis2, layout.axis2_settings(node)),
-            xml(CARBON_XML, patch_carbon, layout.carbon_settings(node)),
-        ]
+        patches = [xml(AXIS2_XML, patch_axis2, layout.axis2_settings(node))]
+        if node.is_esb and layout.needs_svn_password:
+            # carbon.xml then holds the svn login: readable by its owner only, like the datasources.
+            svn_password = (context.secrets.svn_password or self._svn_password_on_disk(node)
+                            or SVN_PASSWORD_UNKNOWN)
+            patches.append(xml(CARBON_XML, patch_carbon, layout.carbon_settings(node, svn_password),
+                               mode=0o600, secrets=(svn_password,)))
+        else:
+            patches.append(xml(CARBON_XML, patch_carbon, layout.carbon_settings(node)))
         if node.role == "elb":
             patches.append(xml(LOADBALANCER_CONF, patch_loadbalancer, layout.load_balancer_settings()))
             return patches
@@ -96,6 +102,20 @@ class ConfigureStep(Step):
                 return datasource.password
         return None
 
+    def _svn_password_on_disk(self, node: NodeLayout) -> str | None:
+        """The svn password in a carbon.xml we wrote, so status works without secrets; only when
+        it is the password of the plan's svn user (another user's would be written for this one)."""
+        path = node.home / CARBON_XML
+        if self.context.state.file_fingerprint(self.name, path) is None:
+            return None
+        try:
+            sync = read_carbon(path.read_bytes()).deployment_sync
+        except (OSError, ConfigFileError):
+            return None
+        if sync is None or not sync.svn_password or sync.svn_user != self.context.plan.cluster.deployment_sync.svn_user:
+            return None
+        return sync.svn_password
+
     def _file_checks(self) -> list[FileCheck]:
         state = self.context.state
         checks = []
@@ -110,27 +130,27 @@ class ConfigureStep(Step):
             checks.append(check)
         return checks
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         missing_homes = [node.name for node in self.context.server.nodes if not node.home.exists()]
         checks = self._file_checks()
         if any(check.status == Status.DRIFTED for check in checks):
             drifted = [check for check in checks if check.status == Status.DRIFTED]
-            return StepCheck(Status.DRIFTED, f"{len(drifted)} file(s) changed by hand", tuple(checks))
+            return StepReport.checked(Status.DRIFTED, f"{len(drifted)} file(s) changed by hand", tuple(checks))
         pending = [check for check in checks if check.status != Status.DONE]
         if pending:
             message = f"{len(pending)} file(s) to write"
             if missing_homes:
                 message += f" (homes not extracted yet: {', '.join(missing_homes)})"
-            return StepCheck(Status.PENDING, message, tuple(checks))
-        return StepCheck(Status.DONE, f"{len(checks)} file(s) up to date", tuple(checks))
+            return StepReport.checked(Status.PENDING, message, tuple(checks))
+        return StepReport.checked(Status.DONE, f"{len(checks)} file(s) up to date", tuple(checks))
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         checks = self._file_checks()
         lines = [f"{check.status}: {check.path} ({check.reason})" for check in checks if check.status != Status.DONE]
-        return StepPreview(tuple(lines) or ("all configuration files are up to date",),
-                           tuple(check.diff for check in checks if check.diff.changed))
+        return StepReport.previewed(tuple(lines) or ("all configuration files are up to date",),
+                                    tuple(check.diff for check in checks if check.diff.changed))
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         context = self.context
         missing_homes = [node.name for node in context.server.nodes if not node.home.exists()]
         if missing_homes:
@@ -152,6 +172,13 @@ class ConfigureStep(Step):
             raise SecretError("the application database password is needed to write "
                               + ", ".join(str(patch.path) for patch in needs_password),
                               remedy=Remedy(GIVE_PASSWORD, secret="db_password"))
+        needs_svn_password = [patch for patch, check in zip(patches, checks, strict=True)
+                              if SVN_PASSWORD_UNKNOWN in patch.secrets and check.status != Status.DONE]
+        if needs_svn_password:
+            user = context.plan.cluster.deployment_sync.svn_user
+            raise SecretError(f"the svn password of '{user}' (cluster.deployment_sync) is needed to write "
+                              + ", ".join(str(patch.path) for patch in needs_svn_password),
+                              remedy=Remedy(GIVE_PASSWORD, secret="svn_password"))
         changed_diffs: list[FileDiff] = []
         for patch, check in zip(patches, checks, strict=True):
             if check.status == Status.DONE:
@@ -165,7 +192,7 @@ class ConfigureStep(Step):
         message = f"{len(changed_diffs)} file(s) written"
         if len(changed_diffs) < len(patches):
             message += f", {len(patches) - len(changed_diffs)} already as the plan wants"
-        return StepResult(bool(changed_diffs), message, tuple(changed_diffs))
+        return StepReport.applied(bool(changed_diffs), message, tuple(changed_diffs))
 
 
 @lru_cache(maxsize=4)

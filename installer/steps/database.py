@@ -5,7 +5,7 @@ server and checked from every other server.
 from __future__ import annotations
 
 from installer import database
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.contract import Status, StepReport
 from installer.errors import GIVE_PASSWORD, InstallerError, Remedy, SecretError
 from installer.sqlscript import split_statements
 from installer.steps.base import Step, read_from_zip
@@ -42,12 +42,26 @@ class DatabaseStep(Step):
     def _node_databases(self) -> list[str]:
         return self.context.layout.databases_used_on(self.context.server)
 
-    def _admin_password(self) -> str:
-        password = self.context.secrets.db_admin_password
-        if not password:
-            raise SecretError("the database admin password is needed on the database server",
-                              remedy=Remedy(GIVE_PASSWORD, secret="db_admin_password"))
-        return password
+    def admin_access(self) -> database.AdminAccess:
+        """How the admin connects: through the local socket when the database runs on this
+        server (the plan's database.admin_socket, else where the packages put it), else TCP."""
+        db = self.context.plan.database
+        return database.AdminAccess.for_server(self._endpoint(), db.admin_user, self.context.secrets.db_admin_password,
+                                               plan_socket=db.admin_socket)
+
+    def admin_password_needed(self) -> bool:
+        """Whether the admin needs the password not given yet: False when none is needed (the
+        local socket admits the admin without one) or when a password would not help (the
+        plan's socket is wrong: the step says so)."""
+        if self.context.secrets.db_admin_password:
+            return False
+        try:
+            with database.admin_connection(self.admin_access()):
+                return False
+        except SecretError:
+            return True
+        except InstallerError:
+            return False
 
     def _app_password(self) -> str:
         password = self.context.secrets.db_password
@@ -56,13 +70,13 @@ class DatabaseStep(Step):
                               remedy=Remedy(GIVE_PASSWORD, secret="db_password"))
         return password
 
-    def _inspect(self) -> tuple[database.DatabaseReport, list, str]:
+    def _inspect(self) -> tuple[database.DatabaseReport, list, str, str]:
+        """What is on the server, the script, its label and how the admin connected."""
         label, statements = self._script()
-        db = self.context.plan.database
-        with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
-            report = database.inspect(connection, self.context.layout, statements,
+        with database.admin_connection(self.admin_access()) as admin:
+            report = database.inspect(admin.connection, self.context.layout, statements,
                                       password=self.context.secrets.db_password)
-        return report, statements, label
+        return report, statements, label, admin.describe()
 
     def _access_problems(self) -> list[database.AccessProblem]:
         if not self._node_databases():
@@ -71,48 +85,50 @@ class DatabaseStep(Step):
         return database.check_application_access(self._endpoint(), db.user, self._app_password(),
                                                  self._node_databases())
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         try:
             if not self.on_database_server:
                 if not self._node_databases():
-                    return StepCheck(Status.DONE, "no ESB node on this server: nothing to check")
+                    return StepReport.checked(Status.DONE, "no ESB node on this server: nothing to check")
                 problems = self._access_problems()
                 if problems:
-                    return StepCheck(Status.FAILED, "; ".join(map(str, problems)))
-                return StepCheck(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
-                                 f"from {self.context.server.address}")
-            report, _, _ = self._inspect()
+                    return StepReport.checked(Status.FAILED, "; ".join(map(str, problems)))
+                return StepReport.checked(Status.DONE, f"the application user reaches {', '.join(self._node_databases())} "
+                                          f"from {self.context.server.address}")
+            report, _, _, _ = self._inspect()
         except SecretError as error:
             if self.context.state.step_status(self.name) == Status.DONE:
-                return StepCheck(Status.DONE, f"done at the last run (not re-checked: {error.message})")
-            return StepCheck(Status.PENDING, f"cannot look yet: {error.message}")
+                return StepReport.checked(Status.DONE, f"done at the last run (not re-checked: {error.message})")
+            return StepReport.checked(Status.PENDING, f"cannot look yet: {error.message}")
         except InstallerError as error:
-            return StepCheck(Status.FAILED, error.message)
+            return StepReport.checked(Status.FAILED, error.message)
         summary = "; ".join(report.summary())
         if report.foreign or report.password_conflicts:
-            return StepCheck(Status.FAILED, summary)
+            return StepReport.checked(Status.FAILED, summary)
         if not report.complete:
-            return StepCheck(Status.PENDING, summary)
+            return StepReport.checked(Status.PENDING, summary)
         if self.context.secrets.db_password:
             problems = self._access_problems()
             if problems:
-                return StepCheck(Status.FAILED, "; ".join(map(str, problems)))
-        return StepCheck(Status.DONE, summary)
+                return StepReport.checked(Status.FAILED, "; ".join(map(str, problems)))
+        return StepReport.checked(Status.DONE, summary)
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         if not self.on_database_server:
             names = ", ".join(self._node_databases()) or "(none)"
-            return StepPreview((f"check that '{self.context.plan.database.user}' reaches {names} at "
-                                f"{self._endpoint()} from {self.context.server.address}",))
+            return StepReport.previewed((f"check that '{self.context.plan.database.user}' reaches {names} at "
+                                         f"{self._endpoint()} from {self.context.server.address}",))
         try:
-            report, statements, label = self._inspect()
+            report, statements, label, admin = self._inspect()
         except InstallerError as error:
-            return StepPreview((f"cannot look at the database server ({error.message}); it would run:",
-                                *self._all_actions_shown()), problems=(error.message,))
+            return StepReport.previewed((f"cannot look at the database server as the admin "
+                                         f"{self.admin_access().describe()} ({error.message}); it would run:",
+                                         *self._all_actions_shown()), problems=(error.message,))
         actions = database.planned_actions(report, statements)
-        lines = [*report.summary(), f"statements to run ({len(actions)}; schema from {label}):"]
+        lines = [f"admin connection: {admin}", *report.summary(),
+                 f"statements to run ({len(actions)}; schema from {label}):"]
         lines += [f"  {action.shown};" for action in actions]
-        return StepPreview(tuple(lines))
+        return StepReport.previewed(tuple(lines))
 
     def _all_actions_shown(self) -> list[str]:
         label, statements = self._script()
@@ -122,22 +138,25 @@ class DatabaseStep(Step):
             user=self.context.plan.database.user)
         return [f"  {action.shown};" for action in database.planned_actions(empty, statements)]
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         if not self.on_database_server:
             problems = self._access_problems()
             if problems:
                 raise database.access_error(problems, database_server=self.context.plan.database.server,
                                             plan_address=self.context.server.address)
-            return StepResult(False, f"the application user reaches {', '.join(self._node_databases())}")
+            return StepReport.applied(False, f"the application user reaches {', '.join(self._node_databases())}")
         db = self.context.plan.database
         label, statements = self._script()
-        with database.admin_connection(self._endpoint(), db.admin_user, self._admin_password()) as connection:
+        with database.admin_connection(self.admin_access()) as admin:
+            connection = admin.connection
+            self.note(f"admin connection: {admin.describe()}")
             missing = database.missing_admin_privileges(connection)
             if missing:
                 raise database.DatabaseError(
-                    f"the admin user '{db.admin_user}' lacks {', '.join(missing)} on {self._endpoint()}; nothing was changed",
+                    f"the admin user '{db.admin_user}' lacks {', '.join(missing)} on {self._endpoint()} "
+                    f"(connected {admin.via}); nothing was changed",
                     f"use an account with CREATE, CREATE USER and GRANT OPTION, e.g. "
-                    f"GRANT ALL PRIVILEGES ON *.* TO '{db.admin_user}'@'{self.context.server.address}' WITH GRANT OPTION")
+                    f"GRANT ALL PRIVILEGES ON *.* TO {admin.account} WITH GRANT OPTION")
             # Every account of the user, on any host, is looked at before anything changes: a
             # refusal half-way would leave accounts with two passwords and a hint that dead-ends.
             report = database.inspect(connection, self.context.layout, statements,
@@ -175,7 +194,7 @@ class DatabaseStep(Step):
         schema_statements = sum(1 for action in actions if action.statement is not None)
         if actions:
             reset = f", set the given password on {passwords_set} existing account(s)" if passwords_set else ""
-            return StepResult(True, f"created {created_databases} database(s), ran {schema_statements} schema "
-                              f"statement(s), created {created_users} user account(s), added {grants} grant(s)"
-                              + reset)
-        return StepResult(False, "databases, schemas, users and grants already in place")
+            return StepReport.applied(True, f"created {created_databases} database(s), ran {schema_statements} schema "
+                                      f"statement(s), created {created_users} user account(s), added {grants} grant(s)"
+                                      + reset)
+        return StepReport.applied(False, "databases, schemas, users and grants already in place")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.contract import Status, StepReport
 from installer.errors import DistributionError
 from installer.events import Progress, human_size
 from installer.faults import crash_point
@@ -36,25 +36,25 @@ class ExtractStep(Step):
                 foreign.append(node)
         return done, missing, foreign
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         done, missing, foreign = self._classify()
         if foreign:
-            return StepCheck(Status.FAILED, "exists but was not created by the installer: "
-                             + ", ".join(str(node.home) for node in foreign))
+            return StepReport.checked(Status.FAILED, "exists but was not created by the installer: "
+                                      + ", ".join(str(node.home) for node in foreign))
         if missing:
-            return StepCheck(Status.PENDING, "to extract: " + ", ".join(node.name for node in missing))
-        return StepCheck(Status.DONE, f"{len(done)} node home(s) in place")
+            return StepReport.checked(Status.PENDING, "to extract: " + ", ".join(node.name for node in missing))
+        return StepReport.checked(Status.DONE, f"{len(done)} node home(s) in place")
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         _, missing, foreign = self._classify()
         lines = [f"refuse: {node.home} exists and was not created by the installer" for node in foreign]
         for node in missing:
             source = zip_for(self.context.plan, node)
             size = uncompressed_size(source)
             lines.append(f"extract {source.name} ({human_size(size)}) into {node.home}")
-        return StepPreview(tuple(lines) or ("all node homes are in place",))
+        return StepReport.previewed(tuple(lines) or ("all node homes are in place",))
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         from installer.distribution import extract_homes
 
         _, missing, foreign = self._classify()
@@ -64,7 +64,7 @@ class ExtractStep(Step):
                 + ", ".join(str(node.home) for node in foreign),
                 "move them away (the installer never deletes or overwrites a folder it did not create)")
         if not missing:
-            return StepResult(False, "all node homes are in place")
+            return StepReport.applied(False, "all node homes are in place")
         plan, state = self.context.plan, self.context.state
         groups: dict[Path, list[NodeLayout]] = {}
         for node in missing:
@@ -86,4 +86,4 @@ class ExtractStep(Step):
 
             extract_homes(source, [node.home for node in nodes], on_progress=progress)
             finished += uncompressed_size(source) * len(nodes)
-        return StepResult(True, "extracted " + ", ".join(node.name for node in missing))
+        return StepReport.applied(True, "extracted " + ", ".join(node.name for node in missing))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.contract import Status, StepReport
 from installer.errors import ConfigFileError, DriftError
 from installer.files.base import FilePatch
 from installer.files.hosts import read_block, render_hosts, shadowing_lines
@@ -35,7 +35,7 @@ class HostsStep(Step):
         return FilePatch(path=context.server.hosts_file, label="hosts file", transform=transform, owned_part=owned,
                          in_place_fallback=True)
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         patch = self._patch()
         state = self.context.state
         recorded = state.file_fingerprint(self.name, patch.path)
@@ -45,15 +45,15 @@ class HostsStep(Step):
             # the engine skips apply for a done step but saves the state after it, so an apply run
             # keeps this; status and dry runs never save.
             state.record_file(self.name, patch.path, result.fingerprint)
-        return StepCheck(result.status, f"{patch.path}: {result.reason}", (result,))
+        return StepReport.checked(result.status, f"{patch.path}: {result.reason}", (result,))
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         patch = self._patch()
         result = patch.check(self.context.state.file_fingerprint(self.name, patch.path))
         lines = [f"{entry.address} {entry.hostname}  # {entry.reason}" for entry in self.context.server.hosts_entries]
-        return StepPreview(tuple(lines), (result.diff,) if result.diff.changed else ())
+        return StepReport.previewed(tuple(lines), (result.diff,) if result.diff.changed else ())
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         from installer.atomic import backup_once
         from installer.files.base import write_error
 
@@ -65,7 +65,7 @@ class HostsStep(Step):
         if result.status == Status.DONE:
             # Recorded even when nothing is written: the record may predate a crash after the write.
             state.record_file(self.name, patch.path, result.fingerprint)
-            return StepResult(False, f"{patch.path} is up to date")
+            return StepReport.applied(False, f"{patch.path} is up to date")
         try:
             backup = backup_once(patch.path)
         except OSError as error:
@@ -79,4 +79,4 @@ class HostsStep(Step):
             message += " in place (it is a mount point, a bind mount: no rename can replace it)"
         if backup:
             message += f" (original kept as {backup})"
-        return StepResult(written.changed, message, (written.diff,) if written.changed else ())
+        return StepReport.applied(written.changed, message, (written.diff,) if written.changed else ())

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from installer import processes
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.contract import Status, StepReport
 from installer.errors import GIVE_PASSWORD, ConfigFileError, DistributionError, InstallerError, Remedy
 from installer.steps.base import Step, read_from_zip, uncompressed_size, zip_for
 from installer.steps.configure import ConfigureStep
@@ -79,23 +79,23 @@ class PreflightStep(Step):
                 found.append(f"{node.name}: {problem}")
         return found
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         found = self.problems()
         if found:
-            return StepCheck(Status.FAILED, "; ".join(found))
-        return StepCheck(Status.DONE, "this server is ready")
+            return StepReport.checked(Status.FAILED, "; ".join(found))
+        return StepReport.checked(Status.DONE, "this server is ready")
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         found = self.problems()
-        return StepPreview(tuple(f"problem: {text}" for text in found) or ("preflight checks pass",), problems=tuple(found))
+        return StepReport.previewed(tuple(f"problem: {text}" for text in found) or ("preflight checks pass",), problems=tuple(found))
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         found = self.problems()
         if found:
             needs_password = APP_PASSWORD_NEEDED in found
             raise InstallerError("\n".join(found), "fix these, then run again", title="Preflight failed",
                                  remedy=Remedy(GIVE_PASSWORD, secret="db_password") if needs_password else None)
-        return StepResult(False, "this server is ready")
+        return StepReport.applied(False, "this server is ready")
 
 
 def _existing_ancestor(path: Path) -> Path:

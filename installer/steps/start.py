@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from installer import launch, processes
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer.contract import Status, StepReport
 from installer.errors import InstallerError
 from installer.lock import locked_state
 from installer.plan.derive import NodeLayout
@@ -36,13 +36,13 @@ class StartStep(Step):
     def _order(self) -> tuple[NodeLayout, ...]:
         return self.context.layout.start_order(self.context.server.name)
 
-    def check(self) -> StepCheck:
+    def check(self) -> StepReport:
         stopped = [node.name for node in self._order() if not is_running(self.process(node.name))]
         if stopped:
-            return StepCheck(Status.PENDING, "not running: " + ", ".join(stopped))
-        return StepCheck(Status.DONE, f"{len(self._order())} node(s) running")
+            return StepReport.checked(Status.PENDING, "not running: " + ", ".join(stopped))
+        return StepReport.checked(Status.DONE, f"{len(self._order())} node(s) running")
 
-    def preview(self) -> StepPreview:
+    def preview(self) -> StepReport:
         lines = []
         setup_done = self._record().get("manager_setup_done", False)
         for node in self._order():
@@ -51,10 +51,10 @@ class StartStep(Step):
                 continue
             argv = " ".join(processes.node_argv(node, first_start=node.role == "manager" and not setup_done))
             lines.append(f"{node.name}: {argv}, then wait for its milestones")
-        return StepPreview(tuple(lines))
+        return StepReport.previewed(tuple(lines))
 
-    def apply(self, *, force: bool = False) -> StepResult:
-        return StepResult(True, self.start(self._order()))
+    def apply(self, *, force: bool = False) -> StepReport:
+        return StepReport.applied(True, self.start(self._order()))
 
     def start(self, nodes: tuple[NodeLayout, ...]) -> str:
         """Start ``nodes`` (in the given order) that are not running; wait for each. Holds the
@@ -68,8 +68,13 @@ class StartStep(Step):
             raise InstallerError("; ".join(problems), "set JAVA_HOME to a JDK Carbon supports, then run again",
                                  title="Java is needed")
         state = self.context.state
+        stop = self.context.stop
         started = []
         for node in nodes:
+            if stop is not None and stop.is_set():
+                raise launch.StartStopped(f"stopped before {node.name} was started"
+                                          + (f" ({', '.join(started)} started)" if started else ""),
+                                          "start the nodes again when you are ready")
             if is_running(self.process(node.name)):
                 self.note(f"{node.name}: already running")
                 continue
@@ -88,10 +93,14 @@ class StartStep(Step):
             self.note(f"{node.name}: started (pid {record.pid}): {' '.join(record.argv)}")
             try:
                 result, died = launch.wait_for_node(self.context.layout, node, record, offsets,
-                                                    on_event=self._event)
+                                                    on_event=self._event, cancel=stop)
             except BaseException:  # interrupted (Ctrl-C) or a bug: not left half-started either
                 self._stop_unstarted(node, record)
                 raise
+            if result.outcome != "completed" and not died and stop is not None and stop.is_set():
+                self._stop_unstarted(node, record)
+                raise launch.StartStopped(f"stopped while {node.name} was starting: it was stopped too, not left "
+                                          "half-started", "start the nodes again when you are ready")
             if result.outcome != "completed":
                 # Said from what the node did before we stop it (its exit status, its last lines).
                 error = launch.startup_error(node, record, result, died=died)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from installer import launch, verify
-from installer.contract import Status, StepCheck, StepPreview, StepResult
+from installer import clustertest, launch, verify
+from installer.contract import Status, StepReport
 from installer.errors import SHOW_DIFFS, Remedy
 from installer.lock import LockedError, locked_state
+from installer.processes import is_running
 from installer.steps.base import Step
 from installer.steps.configure import ConfigureStep
 from installer.steps.hosts import HostsStep
@@ -17,7 +18,10 @@ class VerifyStep(Step):
 
     always_apply = True
 
-    def report(self) -> verify.VerifyReport:
+    def report(self, *, cluster_test: bool = False, timeouts: clustertest.Timeouts | None = None,
+               progress: clustertest.Progress | None = None) -> verify.VerifyReport:
+        """Every check; with ``cluster_test``, the probe proxy too (see ``installer.clustertest``):
+        run on the manager's server, read from the workers' logs elsewhere."""
         context = self.context
         start = StartStep(context)
         configure = ConfigureStep(context)
@@ -43,17 +47,28 @@ class VerifyStep(Step):
             lambda: verify.check_hosts(context.server),
             drift,
         ]
+        if cluster_test:
+            checks.append(lambda: self.cluster_test(timeouts=timeouts, progress=progress))
         return verify.VerifyReport(context.server.name, tuple(verify.run_checks(checks)))
 
-    def check(self) -> StepCheck:
+    def cluster_test(self, *, timeouts: clustertest.Timeouts | None = None,
+                     progress: clustertest.Progress | None = None) -> list[verify.CheckOutcome]:
+        """The cluster test as this server can run it (``installer.clustertest``)."""
+        start = StartStep(self.context)
+        running = {name for name, record in start.node_processes().items() if is_running(record)}
+        return verify.run_checks([lambda: clustertest.cluster_test_outcomes(
+            self.context.layout, self.context.server.name, running=running, launch_offsets=start.launch_offsets(),
+            timeouts=timeouts or clustertest.Timeouts(), progress=progress or (lambda text: None))])
+
+    def check(self) -> StepReport:
         if StartStep(self.context).check().status != Status.DONE:
-            return StepCheck(Status.PENDING, "checked once this server's nodes are started")
+            return StepReport.checked(Status.PENDING, "checked once this server's nodes are started")
         report = self.report()
         if report.ok:
-            return StepCheck(Status.DONE, f"{len(report.checks)} checks hold")
+            return StepReport.checked(Status.DONE, f"{len(report.checks)} checks hold")
         if not report.failures:
-            return StepCheck(Status.PENDING, report.summary + ": " + "; ".join(c.detail for c in report.pending))
-        return StepCheck(Status.FAILED, "; ".join(check.detail for check in report.failures))
+            return StepReport.checked(Status.PENDING, report.summary + ": " + "; ".join(c.detail for c in report.pending))
+        return StepReport.checked(Status.FAILED, "; ".join(check.detail for check in report.failures))
 
     def record(self, report: verify.VerifyReport) -> bool:
         """Keep the verdict in this server's state (Welcome offers Resume until it is green).
@@ -67,11 +82,11 @@ class VerifyStep(Step):
             return False
         return True
 
-    def preview(self) -> StepPreview:
-        return StepPreview(("check processes, ports, membership in the ELB's and manager's logs, routing through "
-                            "the ELB, datasources, host names and drift",))
+    def preview(self) -> StepReport:
+        return StepReport.previewed(("check processes, ports, membership in the ELB's and manager's logs, routing through "
+                                     "the ELB, datasources, host names and drift",))
 
-    def apply(self, *, force: bool = False) -> StepResult:
+    def apply(self, *, force: bool = False) -> StepReport:
         report = self.report()
         marks = {verify.PASSED: "ok  ", verify.FAILED: "FAIL", verify.PENDING: "wait"}
         for check in report.checks:
@@ -81,6 +96,6 @@ class VerifyStep(Step):
         if report.pending:
             # Normal on the first server of several: nothing failed, the rest is not started yet.
             waiting = "; ".join(dict.fromkeys(check.hint for check in report.pending if check.hint))
-            return StepResult(False, f"{report.summary} on {self.context.server.name}: {waiting}",
-                              status=Status.PENDING)
-        return StepResult(False, f"the cluster holds on {self.context.server.name}: {len(report.checks)} checks")
+            return StepReport.applied(False, f"{report.summary} on {self.context.server.name}: {waiting}",
+                                      status=Status.PENDING)
+        return StepReport.applied(False, f"the cluster holds on {self.context.server.name}: {len(report.checks)} checks")

@@ -108,8 +108,13 @@ class MariaDBServer:
     admin_host = "127.0.0.%"
 
     def __init__(self, *, startup_timeout: float = 30.0, stop_timeout: float = 30.0,
-                 extra_server_options: Sequence[str] = ()) -> None:
-        """``extra_server_options`` go to mariadbd after ours (the last of a repeated one wins)."""
+                 extra_server_options: Sequence[str] = (), admin_user: str | None = None) -> None:
+        """``extra_server_options`` go to mariadbd after ours (the last of a repeated one wins).
+        ``admin_user``: another name for the TCP admin than root, so that a test may have a
+        root account that logs in only through the socket (root@localhost is left as
+        mariadb-install-db made it: no password)."""
+        if admin_user is not None:
+            self.admin_user = admin_user
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.extra_server_options = tuple(extra_server_options)

@@ -13,6 +13,10 @@ Mediation runs the inline ``<target><inSequence>``'s top-level mediators in orde
 * ``<property name value|expression [action="remove"]>`` (default scope) sets what
   ``get-property('name')`` reads later;
 * ``<respond/>`` stops mediation and answers 200 with the request's own payload;
+* ``<send/>`` without an endpoint after ``<property name="RESPONSE" value="true"/>`` does the same:
+  Synapse's echo (the message goes back to the client; ESB 4.7.0 has no ``<respond/>`` yet, so
+  this is how a 4.7.0 proxy answers by itself); any other ``<send>`` calls a back end, which the
+  stand-in never does, and mediation goes on;
 * ``<drop/>`` stops mediation and answers 202 with no body.
 
 Any other mediator (``send``, ``filter``, ``switch``, ...) is accepted, as Synapse knows it, and
@@ -168,13 +172,18 @@ class DropMediator:
 
 
 @dataclass(frozen=True)
+class SendMediator:
+    has_endpoint: bool = False
+
+
+@dataclass(frozen=True)
 class OtherMediator:
     """A mediator Synapse knows and the stand-in does not run (send, filter, ...)."""
 
     name: str
 
 
-Mediator = LogMediator | PropertyMediator | RespondMediator | DropMediator | OtherMediator
+Mediator = LogMediator | PropertyMediator | RespondMediator | DropMediator | SendMediator | OtherMediator
 
 
 @dataclass(frozen=True)
@@ -277,6 +286,8 @@ def _mediator(element: etree._Element) -> Mediator:
         return RespondMediator()
     if name == "drop":
         return DropMediator()
+    if name == "send":
+        return SendMediator(has_endpoint=any(isinstance(child.tag, str) for child in element))
     return OtherMediator(name)
 
 
@@ -437,6 +448,9 @@ def mediate(mediators: tuple[Mediator, ...], message: MessageContext) -> Mediati
                 message.properties[mediator.property.name] = _evaluate(mediator.property, message, log)
         elif isinstance(mediator, RespondMediator):
             return MediationResult(tuple(log), 200, message.payload, message.content_type or "text/xml")
+        elif isinstance(mediator, SendMediator):
+            if not mediator.has_endpoint and message.properties.get("RESPONSE", "").strip().lower() == "true":
+                return MediationResult(tuple(log), 200, message.payload, message.content_type or "text/xml")
         elif isinstance(mediator, DropMediator):
             break
     return MediationResult(tuple(log), 202, b"", None)

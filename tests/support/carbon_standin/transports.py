@@ -14,7 +14,7 @@ ELB does not front: 404; a request to an address (no host name): the ELB answers
 
 On an ESB node's pass-through ports, ``/services/<name>`` (any method) is a message for the proxy
 service ``<name>``: its inSequence runs (:mod:`.synapse`), LogMediator lines go to the node's log,
-and the answer is the mediation's (200 from ``<respond/>``, else 202 with no body). A name no proxy
+and the answer is the mediation's (200 from ``<respond/>`` or the echo, else 202 with no body). A name no proxy
 has goes, as in the ESB, to the default main sequence: ``<log level="full"/>``, then 202. Other
 paths keep the node's own one-line answer (the installer's checks ask for ``/``).
 
