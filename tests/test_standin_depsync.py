@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from tests.paths import REPO_DIR
@@ -491,13 +490,15 @@ def send(host: str | None, path: str, *, body: bytes | None = None,
 
 
 def registry_rows(mariadb, database: str = "REGISTRY_DB") -> dict[str, bytes]:
-    """The stand-in's config-registry table in ``database``, as the DBA would look at it."""
+    """Every resource of the registry in ``database`` (the super tenant's), as the DBA would look
+    at Carbon's tables: path -> content."""
     with mariadb.connect(database=database) as connection, connection.cursor() as cursor:
-        try:
-            cursor.execute("SELECT path, content FROM standin_depsync")
-        except pymysql.err.ProgrammingError:
-            return {}  # no table: nothing was ever committed there
-        return {path: bytes(content) for path, content in cursor.fetchall()}
+        cursor.execute("SELECT P.REG_PATH_VALUE, R.REG_NAME, C.REG_CONTENT_DATA FROM REG_RESOURCE R "
+                       "JOIN REG_PATH P ON P.REG_PATH_ID = R.REG_PATH_ID AND P.REG_TENANT_ID = R.REG_TENANT_ID "
+                       "LEFT JOIN REG_CONTENT C ON C.REG_CONTENT_ID = R.REG_CONTENT_ID "
+                       "AND C.REG_TENANT_ID = R.REG_TENANT_ID "
+                       "WHERE R.REG_NAME IS NOT NULL AND R.REG_TENANT_ID = -1234")
+        return {f"{folder.rstrip('/')}/{name}": bytes(content or b"") for folder, name, content in cursor.fetchall()}
 
 
 def workers_of(cluster: dict[str, StartedNode]) -> list[StartedNode]:
@@ -696,3 +697,4 @@ def test_svn_repository_type_shares_through_the_svn_url(seed, launcher, cluster,
         worker6.wait_for(deployed_line(worker_home, "SvnProbe"))
         assert (tmp_path / "svn/-1234/synapse-configs/default/proxy-services/SvnProbe.xml").exists()
         assert not any("SvnProbe" in path for path in registry_rows(mariadb))
+

@@ -20,8 +20,9 @@ The node name is the home folder's name. The node reads its configuration as Car
 the way Carbon would where the installer can see it (:mod:`.server` runs it all). An ESB node
 hot-deploys proxy services and runs their log mediators for ``/services/<name>`` (:mod:`.synapse`,
 :mod:`.deployment`) and shares them through carbon.xml's DeploymentSynchronizer: the manager
-commits to the config registry (REGISTRY_DB when registry.xml mounts it) and tells the cluster,
-the workers check out (:mod:`.depsync`).
+commits to the config registry (REGISTRY_DB when registry.xml mounts it; in Carbon's own registry
+tables, ``REG_PATH``/``REG_RESOURCE``/``REG_CONTENT``, never a table of the stand-in's) and tells
+the cluster, the workers check out (:mod:`.depsync`).
 
 It only ever talks to loopback addresses (127.0.0.0/8): a configuration that names another
 address is refused with an ERROR, never tried, so that tests cannot reach the machine's network.

@@ -14,10 +14,12 @@ Where the repository lives is read the way Carbon reads it:
   (``<mount path="/_system/config"><instanceId>`` -> ``<remoteInstance><dbConfig>`` ->
   ``<dbConfig><dataSource>`` -> master-datasources.xml's JNDI name) puts it in that database under
   the mount's ``targetPath`` instead of the node's own registry database: only nodes that mount the
-  same database and target path share artefacts. A MySQL registry database holds them in a table
-  of the stand-in's own, ``standin_depsync(path, content, revision)``, created on the first commit
-  (the real registry's ``REG_RESOURCE`` tables are not emulated); an embedded (H2) registry is a
-  folder of the node's own, which no other node reads. A read-only remote instance refuses commits.
+  same database and target path share artefacts. A MySQL registry database holds them as Carbon's
+  JDBC registry does, in the tables of dbscripts/mysql.sql (``REG_PATH``, ``REG_RESOURCE``,
+  ``REG_CONTENT``: see :class:`RegistryStore`) and in no table of the stand-in's own, so the
+  installer's schema check finds nothing there that Carbon's script did not create; an embedded
+  (H2) registry is a folder of the node's own, which no other node reads. A read-only remote
+  instance refuses commits.
 * ``svn``: ``<SvnUrl>`` must be a ``file://`` URL (there is no svn server on loopback to talk to):
   a folder holding the files, ``-1234`` appended when ``<SvnUrlAppendTenantId>`` is true.
 """
@@ -28,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ from urllib.parse import unquote, urlparse
 
 import pymysql
 import pymysql.connections
+import pymysql.cursors
 
 from tests.support.carbon_standin.config import (
     CONFIG_REGISTRY_PATH,
@@ -55,9 +59,12 @@ DEPLOYMENT_REPOSITORY = "repository/deployment/server"
 PROXY_SERVICES = "synapse-configs/default/proxy-services"  # inside DEPLOYMENT_REPOSITORY
 STATE_FILE = ".standin-depsync.json"  # inside DEPLOYMENT_REPOSITORY
 PRIVATE_REGISTRY = "repository/database/standin-depsync-registry"
-REGISTRY_TABLE = "standin_depsync"
-SUPER_TENANT_ID = -1234
+SUPER_TENANT_ID = -1234  # MultitenantConstants.SUPER_TENANT_ID: the registry's REG_TENANT_ID for it
 SUPER_TENANT_DOMAIN = "carbon.super"
+# The config system registry DepSync writes through runs as CarbonConstants.REGISTRY_SYSTEM_USERNAME.
+REGISTRY_USER = "wso2.system.user"
+MEDIA_TYPE = "application/xml"
+LOCK_TIMEOUT = 50  # seconds, as InnoDB's innodb_lock_wait_timeout
 
 _SYNCHRONIZER_COMPONENT = "org.wso2.carbon.deployment.synchronizer.internal.DeploymentSynchronizerServiceComponent"
 
@@ -155,8 +162,24 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _ancestors(path: str) -> list[str]:
+    """``path`` and the collections above it, root first: /a/b -> ["/", "/a", "/a/b"]."""
+    parts = [part for part in path.split("/") if part]
+    return ["/"] + ["/" + "/".join(parts[:count]) for count in range(1, len(parts) + 1)]
+
+
 class RegistryStore:
-    """The config registry in a MySQL database: rows of ``standin_depsync`` under ``registry_path``."""
+    """The config registry in a MySQL database, kept as Carbon's JDBC registry keeps it, in the
+    tables of dbscripts/mysql.sql, for the super tenant (``REG_TENANT_ID`` -1234):
+
+    * a ``REG_PATH`` row per collection (``REG_PATH_VALUE`` its path, ``REG_PATH_PARENT_ID`` the
+      parent's id, none for ``/``) and the collection's own ``REG_RESOURCE`` row (``REG_NAME`` NULL);
+    * per artefact a ``REG_RESOURCE`` row in its collection (``REG_PATH_ID``, ``REG_NAME`` the file
+      name) pointing at a ``REG_CONTENT`` row with the file's bytes.
+
+    A change is written as Carbon writes a resource anew with versioning off: the old rows are
+    deleted and new ones added, creator and creation time kept, so the AUTO_INCREMENT
+    ``REG_VERSION`` grows. That version is the revision the synchronizer compares."""
 
     def __init__(self, datasource: DatasourceConfig, registry_path: str, *, read_only: bool,
                  resolver: HostResolver, bind_address: str) -> None:
@@ -190,22 +213,29 @@ class RegistryStore:
             raise SynchronizerError(java_exception("java.sql.SQLException", _mysql_message(error))) from None
 
     def read(self) -> dict[str, tuple[int, bytes]]:
-        prefix = self.registry_path + "/"
         connection = self._connect()
         try:
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT path, revision, content FROM {REGISTRY_TABLE} WHERE path LIKE %s",
-                               (_escape_like(prefix) + "%",))
+                # One statement: one consistent snapshot, before or after any commit, never inside one.
+                cursor.execute(
+                    "SELECT P.REG_PATH_VALUE, R.REG_NAME, R.REG_VERSION, C.REG_CONTENT_DATA "
+                    "FROM REG_RESOURCE R JOIN REG_PATH P "
+                    "ON P.REG_PATH_ID = R.REG_PATH_ID AND P.REG_TENANT_ID = R.REG_TENANT_ID "
+                    "LEFT JOIN REG_CONTENT C "
+                    "ON C.REG_CONTENT_ID = R.REG_CONTENT_ID AND C.REG_TENANT_ID = R.REG_TENANT_ID "
+                    "WHERE R.REG_TENANT_ID = %s AND R.REG_NAME IS NOT NULL "
+                    "AND (P.REG_PATH_VALUE = %s OR P.REG_PATH_VALUE LIKE %s)",
+                    (SUPER_TENANT_ID, self.registry_path, _escape_like(self.registry_path + "/") + "%"))
                 rows = cursor.fetchall()
-        except pymysql.err.ProgrammingError as error:
-            if error.args and error.args[0] == 1146:  # no table: nothing was ever committed here
-                return {}
-            raise SynchronizerError(java_exception("java.sql.SQLException", _mysql_message(error))) from None
         except pymysql.err.MySQLError as error:
             raise SynchronizerError(java_exception("java.sql.SQLException", _mysql_message(error))) from None
         finally:
             connection.close()
-        return {str(path)[len(prefix):]: (int(revision), bytes(content)) for path, revision, content in rows}
+        found = {}
+        for collection, name, version, content in rows:
+            folder = str(collection)[len(self.registry_path) + 1:]
+            found[f"{folder}/{name}" if folder else str(name)] = (int(version), bytes(content or b""))
+        return found
 
     def write(self, changed: dict[str, bytes], removed: set[str]) -> dict[str, int]:
         if self.read_only:
@@ -218,29 +248,99 @@ class RegistryStore:
                     "(RegistryBasedArtifactRepository.java:95)",
                 ]))
         connection = self._connect()
+        revisions: dict[str, int] = {}
         try:
             with connection.cursor() as cursor:
-                # DDL commits by itself in MySQL: create the table before the transaction.
-                cursor.execute(f"CREATE TABLE IF NOT EXISTS {REGISTRY_TABLE} ("
-                               "path VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, "
-                               "content LONGBLOB NOT NULL, revision BIGINT NOT NULL)")
-                connection.begin()
-                cursor.execute(f"SELECT COALESCE(MAX(revision), 0) FROM {REGISTRY_TABLE} FOR UPDATE")
-                revision = int(cursor.fetchone()[0]) + 1
+                self._lock(cursor)
+                connection.begin()  # after the lock: this transaction sees the previous commit whole
+                collections: dict[str, int] = {}
                 for relative, data in changed.items():
-                    cursor.execute(f"INSERT INTO {REGISTRY_TABLE} (path, content, revision) VALUES (%s, %s, %s) "
-                                   "ON DUPLICATE KEY UPDATE content = VALUES(content), revision = VALUES(revision)",
-                                   (f"{self.registry_path}/{relative}", data, revision))
+                    folder, name = posixpath.split(f"{self.registry_path}/{relative}")
+                    path_id = self._collection(cursor, folder, collections)
+                    creator, created = self._delete_resource(cursor, path_id, name)
+                    cursor.execute("INSERT INTO REG_CONTENT (REG_CONTENT_DATA, REG_TENANT_ID) VALUES (%s, %s)",
+                                   (data, SUPER_TENANT_ID))
+                    content_id = cursor.lastrowid
+                    cursor.execute(
+                        "INSERT INTO REG_RESOURCE (REG_PATH_ID, REG_NAME, REG_MEDIA_TYPE, REG_CONTENT_ID, "
+                        "REG_CREATOR, REG_CREATED_TIME, REG_LAST_UPDATOR, REG_LAST_UPDATED_TIME, REG_TENANT_ID) "
+                        "VALUES (%s, %s, %s, %s, %s, COALESCE(%s, NOW()), %s, NOW(), %s)",
+                        (path_id, name, MEDIA_TYPE, content_id, creator or REGISTRY_USER, created, REGISTRY_USER,
+                         SUPER_TENANT_ID))
+                    revisions[relative] = int(cursor.lastrowid)
                 for relative in removed:
-                    cursor.execute(f"DELETE FROM {REGISTRY_TABLE} WHERE path = %s", (f"{self.registry_path}/{relative}",))
+                    folder, name = posixpath.split(f"{self.registry_path}/{relative}")
+                    path_id = self._path_id(cursor, folder)
+                    if path_id is not None:
+                        self._delete_resource(cursor, path_id, name)
             connection.commit()
         except pymysql.err.MySQLError as error:
             with contextlib.suppress(pymysql.err.MySQLError):
                 connection.rollback()
             raise SynchronizerError(java_exception("java.sql.SQLException", _mysql_message(error))) from None
         finally:
-            connection.close()
-        return dict.fromkeys(changed, revision)
+            connection.close()  # also releases the lock
+        return revisions
+
+    def _lock(self, cursor: pymysql.cursors.Cursor) -> None:
+        """Until the connection closes, no other commit to this database's registry: two commits
+        never interleave, nor add the same collection twice (REG_PATH has no unique key on the
+        path). A named lock of the server: it leaves nothing in the schema."""
+        target = parse_mysql_url(self.datasource.url or "")
+        database = target.database if target else ""
+        name = "carbon-standin-registry-" + hashlib.sha1(database.encode()).hexdigest()[:32]  # names <= 64 chars
+        cursor.execute("SELECT GET_LOCK(%s, %s)", (name, LOCK_TIMEOUT))
+        row = cursor.fetchone()
+        if not row or row[0] != 1:
+            raise SynchronizerError(java_exception(
+                "java.sql.SQLException", "Lock wait timeout exceeded; try restarting transaction"))
+
+    @staticmethod
+    def _path_id(cursor: pymysql.cursors.Cursor, path: str) -> int | None:
+        cursor.execute("SELECT REG_PATH_ID FROM REG_PATH WHERE REG_PATH_VALUE = %s AND REG_TENANT_ID = %s "
+                       "ORDER BY REG_PATH_ID LIMIT 1", (path, SUPER_TENANT_ID))
+        row = cursor.fetchone()
+        return int(row[0]) if row else None
+
+    def _collection(self, cursor: pymysql.cursors.Cursor, path: str, known: dict[str, int]) -> int:
+        """The REG_PATH id of collection ``path``, made (with the collections above it) if missing."""
+        parent_id: int | None = None
+        for collection in _ancestors(path):
+            path_id = known.get(collection)
+            if path_id is None:
+                path_id = self._path_id(cursor, collection)
+                if path_id is None:
+                    cursor.execute("INSERT INTO REG_PATH (REG_PATH_VALUE, REG_PATH_PARENT_ID, REG_TENANT_ID) "
+                                   "VALUES (%s, %s, %s)", (collection, parent_id, SUPER_TENANT_ID))
+                    path_id = int(cursor.lastrowid)
+                cursor.execute("SELECT 1 FROM REG_RESOURCE WHERE REG_PATH_ID = %s AND REG_NAME IS NULL "
+                               "AND REG_TENANT_ID = %s", (path_id, SUPER_TENANT_ID))
+                if cursor.fetchone() is None:  # the collection itself, as Carbon's put of a collection adds it
+                    cursor.execute(
+                        "INSERT INTO REG_RESOURCE (REG_PATH_ID, REG_NAME, REG_CREATOR, REG_CREATED_TIME, "
+                        "REG_LAST_UPDATOR, REG_LAST_UPDATED_TIME, REG_TENANT_ID) "
+                        "VALUES (%s, NULL, %s, NOW(), %s, NOW(), %s)",
+                        (path_id, REGISTRY_USER, REGISTRY_USER, SUPER_TENANT_ID))
+                known[collection] = path_id
+            parent_id = path_id
+        assert parent_id is not None
+        return parent_id
+
+    @staticmethod
+    def _delete_resource(cursor: pymysql.cursors.Cursor, path_id: int,
+                         name: str) -> tuple[str | None, object | None]:
+        """Drop resource ``name`` of a collection and its content: its creator and creation time."""
+        cursor.execute("SELECT REG_VERSION, REG_CONTENT_ID, REG_CREATOR, REG_CREATED_TIME FROM REG_RESOURCE "
+                       "WHERE REG_PATH_ID = %s AND REG_NAME = %s AND REG_TENANT_ID = %s ORDER BY REG_VERSION",
+                       (path_id, name, SUPER_TENANT_ID))
+        rows = cursor.fetchall()
+        for version, content_id, _, _ in rows:
+            cursor.execute("DELETE FROM REG_RESOURCE WHERE REG_VERSION = %s AND REG_TENANT_ID = %s",
+                           (version, SUPER_TENANT_ID))
+            if content_id is not None:
+                cursor.execute("DELETE FROM REG_CONTENT WHERE REG_CONTENT_ID = %s AND REG_TENANT_ID = %s",
+                               (content_id, SUPER_TENANT_ID))
+        return (rows[0][2], rows[0][3]) if rows else (None, None)
 
 
 def _mysql_message(error: pymysql.err.MySQLError) -> str:
