@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from installer.database import inspect_schema
+from installer.sqlscript import script_objects, split_script_file
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import CARBON_XML, REGISTRY_XML
 from tests.support.carbon_standin.config import (
@@ -36,6 +38,7 @@ from tests.support.carbon_standin.config import (
     DeploymentSynchronizerConfig,
     HostResolver,
     read_carbon_xml,
+    read_master_datasources,
     read_registry_xml,
 )
 from tests.support.carbon_standin.deployment import (
@@ -49,6 +52,7 @@ from tests.support.carbon_standin.depsync import (
     DeploymentSynchronizer,
     DirectoryStore,
     RegistryStore,
+    SynchronizerError,
     build_synchronizer,
     registry_store,
 )
@@ -698,3 +702,147 @@ def test_svn_repository_type_shares_through_the_svn_url(seed, launcher, cluster,
         assert (tmp_path / "svn/-1234/synapse-configs/default/proxy-services/SvnProbe.xml").exists()
         assert not any("SvnProbe" in path for path in registry_rows(mariadb))
 
+
+# --- the registry in Carbon's tables -------------------------------------------------------------------
+
+
+PROBE_PROXIES = "synapse-configs/default/proxy-services"
+
+
+def seed_registry_store(seed: SeedCluster, registry_path: str) -> RegistryStore:
+    """A RegistryStore on the manager's mounted REGISTRY_DB as the manager opens it, under
+    ``registry_path`` (a target no node mounts: the running cluster never sees what it writes)."""
+    home = seed.home("server-206", "manager")
+    store = registry_store(home, read_registry_xml(home), read_master_datasources(home) or (),
+                           resolver=HostResolver(seed.hosts_file("server-206")), bind_address="127.0.0.2")
+    assert isinstance(store, RegistryStore) and store.datasource.name == "REGISTRY_DB"
+    return RegistryStore(store.datasource, f"{registry_path}/repository/deployment/server", read_only=False,
+                         resolver=store.resolver, bind_address=store.bind_address)
+
+
+def registry_paths(cursor, prefix: str) -> dict[str, tuple[int, int | None, int]]:
+    """REG_PATH rows for ``/`` and the paths under ``prefix``: value -> (id, parent id, tenant)."""
+    cursor.execute("SELECT REG_PATH_VALUE, REG_PATH_ID, REG_PATH_PARENT_ID, REG_TENANT_ID FROM REG_PATH "
+                   "WHERE REG_PATH_VALUE = '/' OR REG_PATH_VALUE LIKE %s", (prefix.replace("_", "\\_") + "%",))
+    rows = cursor.fetchall()
+    values = [row[0] for row in rows]
+    assert len(values) == len(set(values)), f"a collection added twice: {sorted(values)}"
+    return {value: (path_id, parent, tenant) for value, path_id, parent, tenant in rows}
+
+
+def test_registry_store_keeps_artefacts_in_carbons_registry_tables(seed, mariadb):
+    store = seed_registry_store(seed, "/_system/standinTables")
+    base = "/_system/standinTables/repository/deployment/server"
+    first = store.write({f"{PROBE_PROXIES}/A.xml": b"<a>1</a>", f"{PROBE_PROXIES}/B.xml": b"<b>1</b>"}, set())
+    assert store.read() == {f"{PROBE_PROXIES}/A.xml": (first[f"{PROBE_PROXIES}/A.xml"], b"<a>1</a>"),
+                            f"{PROBE_PROXIES}/B.xml": (first[f"{PROBE_PROXIES}/B.xml"], b"<b>1</b>")}
+
+    with mariadb.connect(database="REGISTRY_DB") as connection, connection.cursor() as cursor:
+        # A REG_PATH row per collection, each under its parent, for the super tenant.
+        paths = registry_paths(cursor, "/_system")
+        chain = ["/", "/_system", "/_system/standinTables", "/_system/standinTables/repository",
+                 "/_system/standinTables/repository/deployment", base, f"{base}/synapse-configs",
+                 f"{base}/synapse-configs/default", f"{base}/{PROBE_PROXIES}"]
+        assert set(chain) <= set(paths)
+        assert paths["/"][1] is None
+        for parent, child in zip(chain, chain[1:], strict=False):
+            assert paths[child][1] == paths[parent][0]
+        assert {paths[value][2] for value in chain} == {-1234}
+        # Each collection is a resource too (REG_NAME NULL), as Carbon lists child collections by it.
+        cursor.execute("SELECT REG_PATH_ID FROM REG_RESOURCE WHERE REG_NAME IS NULL AND REG_TENANT_ID = -1234")
+        assert {paths[value][0] for value in chain} <= {row[0] for row in cursor.fetchall()}
+        # The artefact: a REG_RESOURCE row in its collection, its bytes in REG_CONTENT.
+        cursor.execute("SELECT R.REG_VERSION, R.REG_MEDIA_TYPE, R.REG_CREATOR, R.REG_LAST_UPDATOR, "
+                       "R.REG_CREATED_TIME, C.REG_CONTENT_ID, C.REG_CONTENT_DATA, C.REG_TENANT_ID "
+                       "FROM REG_RESOURCE R JOIN REG_CONTENT C ON C.REG_CONTENT_ID = R.REG_CONTENT_ID "
+                       "WHERE R.REG_PATH_ID = %s AND R.REG_NAME = 'A.xml' AND R.REG_TENANT_ID = -1234",
+                       (paths[f"{base}/{PROBE_PROXIES}"][0],))
+        (version, media_type, creator, updater, created, content_id, content, tenant), = cursor.fetchall()
+        assert (version, media_type, creator, updater, bytes(content), tenant) == (
+            first[f"{PROBE_PROXIES}/A.xml"], "application/xml", "wso2.system.user", "wso2.system.user",
+            b"<a>1</a>", -1234)
+
+    # A change replaces the content and gives the resource a new REG_VERSION; its creation stays.
+    second = store.write({f"{PROBE_PROXIES}/A.xml": b"<a>2</a>"}, set())
+    assert second[f"{PROBE_PROXIES}/A.xml"] > first[f"{PROBE_PROXIES}/A.xml"]
+    stored = store.read()
+    assert stored[f"{PROBE_PROXIES}/A.xml"] == (second[f"{PROBE_PROXIES}/A.xml"], b"<a>2</a>")
+    assert stored[f"{PROBE_PROXIES}/B.xml"] == (first[f"{PROBE_PROXIES}/B.xml"], b"<b>1</b>")
+    with mariadb.connect(database="REGISTRY_DB") as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM REG_CONTENT WHERE REG_CONTENT_ID = %s", (content_id,))
+        assert cursor.fetchone()[0] == 0  # the old content is gone with the old version
+        cursor.execute("SELECT REG_CREATED_TIME, REG_CONTENT_ID FROM REG_RESOURCE WHERE REG_VERSION = %s",
+                       (second[f"{PROBE_PROXIES}/A.xml"],))
+        (kept_created, new_content_id), = cursor.fetchall()
+        assert kept_created == created
+
+    # A removal deletes the resource and its content; the collections stay, as in Carbon.
+    store.write({}, {f"{PROBE_PROXIES}/A.xml"})
+    assert set(store.read()) == {f"{PROBE_PROXIES}/B.xml"}
+    with mariadb.connect(database="REGISTRY_DB") as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM REG_RESOURCE WHERE REG_VERSION = %s",
+                       (second[f"{PROBE_PROXIES}/A.xml"],))
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT COUNT(*) FROM REG_CONTENT WHERE REG_CONTENT_ID = %s", (new_content_id,))
+        assert cursor.fetchone()[0] == 0
+        assert f"{base}/{PROBE_PROXIES}" in registry_paths(cursor, "/_system")
+
+    # Another target path in the same database shares nothing; a read-only instance writes nothing.
+    other = seed_registry_store(seed, "/_system/standinOther")
+    assert other.read() == {}
+    read_only = RegistryStore(store.datasource, store.registry_path, read_only=True, resolver=store.resolver,
+                              bind_address=store.bind_address)
+    with pytest.raises(SynchronizerError, match="Write operations are not permitted in read only mode"):
+        read_only.write({f"{PROBE_PROXIES}/C.xml": b"<c/>"}, set())
+    assert set(store.read()) == {f"{PROBE_PROXIES}/B.xml"}
+
+
+def test_concurrent_commits_never_interleave(seed, mariadb):
+    # Nodes committing at once into a registry with none of their collections yet: each
+    # collection is added once, and every commit is there whole.
+    stores = [seed_registry_store(seed, "/_system/standinRace") for _ in range(6)]
+    start = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def commit(index: int) -> None:
+        try:
+            start.wait()
+            stores[index].write({f"{PROBE_PROXIES}/P{index}-{n}.xml": f"<p{index}/>".encode() for n in range(3)},
+                                set())
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=commit, args=(index,)) for index in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    stored = stores[0].read()
+    assert set(stored) == {f"{PROBE_PROXIES}/P{index}-{n}.xml" for index in range(len(stores)) for n in range(3)}
+    assert len({revision for revision, _ in stored.values()}) == len(stored)
+    with mariadb.connect(database="REGISTRY_DB") as connection, connection.cursor() as cursor:
+        registry_paths(cursor, "/_system/standinRace")  # asserts no collection was added twice
+
+
+def test_committed_registry_holds_no_table_carbons_script_does_not_create(cluster, mariadb):
+    # After the manager's commits (this module's and one more here), every database the
+    # installer loaded Carbon's script into holds that script's tables and nothing else: the
+    # installer's check for foreign tables stays quiet.
+    deploy_on_manager(cluster, "SchemaProbe", proxy_xml("SchemaProbe", "x"))
+    assert f"{REGISTRY_PATH}/SchemaProbe.xml" in registry_rows(mariadb)
+    statements = split_script_file(REPO_DIR / "tests/support/templates/esb/mysql.sql")
+    script_tables = {name.upper() for name in script_objects(statements).tables}
+    assert {"REG_PATH", "REG_RESOURCE", "REG_CONTENT"} <= script_tables
+    with mariadb.connect() as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                           "WHERE TABLE_SCHEMA IN (SELECT TABLE_SCHEMA FROM information_schema.TABLES "
+                           "WHERE TABLE_NAME = 'REG_PATH')")
+            tables: dict[str, set[str]] = {}
+            for schema, table in cursor.fetchall():
+                tables.setdefault(schema, set()).add(table.upper())
+        assert "REGISTRY_DB" in tables
+        assert {schema: names - script_tables for schema, names in tables.items()} == dict.fromkeys(tables, set())
+        for schema in tables:
+            assert inspect_schema(connection, schema, statements).foreign_tables == frozenset()
