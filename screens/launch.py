@@ -461,7 +461,7 @@ class LaunchScreen(WizardScreen):
         if said in ("stopped", "not running") or said.startswith("killed after"):
             if said.startswith("killed after"):
                 said = f"did not stop on TERM: {said}"
-            self.progress[node] = said
+            self.progress[node] = f"{said}, to start" if self.run_action == "restart" else said
             self.pids[node] = None
             self.set_pane_state(node, said, "yellow" if said.startswith("did not") else "dim", tab="stopped",
                                 reset=True)
