@@ -1,11 +1,16 @@
 """The real console command in a real terminal: ``wso2-cluster tui`` started in tmux, typed at
-with ``send-keys`` and read back with ``capture-pane``."""
+with ``send-keys`` and read back with ``capture-pane``.
+
+``test_launch_stop_in_tmux`` starts a Carbon stand-in on 127.0.0.2: run this module under the
+e2e lock (``flock /tmp/wso2-e2e.lock``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 
@@ -13,6 +18,8 @@ import pytest
 
 from tests.paths import REPO_DIR
 from tests.support.build_distributions import build_all
+from tests.test_apply_e2e import run_cli
+from tests.test_launch import ELB_HTTP, ELB_HTTPS, gone
 from tests.test_tui_support import seed_plan
 
 COMMAND = REPO_DIR / ".venv" / "bin" / "wso2-cluster"
@@ -133,3 +140,50 @@ def test_the_first_screen_is_usable_at_80x24(tmp_path, terminal_factory):
     while not exit_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert exit_file.read_text().strip() == "0"
+
+
+def test_launch_stop_in_tmux(tmp_path, terminal_factory):
+    """Launch at 80x24 with the ELB running (started from the command line): Start is not
+    offered (the database step was left out) and says so; Stop stops the ELB."""
+    def elb_ports(data):
+        data["cluster"]["elb_ports"] = {"http": ELB_HTTP, "https": ELB_HTTPS}
+
+    plan = seed_plan(tmp_path / "cluster", build_all(tmp_path / "dists"), edit=elb_ports)
+    env = {"CARBON_STANDIN_PYTHON": sys.executable, "CARBON_STANDIN_PYTHONPATH": str(REPO_DIR),
+           "CARBON_STANDIN_HOSTS_FILE": str(tmp_path / "cluster" / "server-206" / "hosts")}
+    applied = run_cli("apply", "--plan", plan, "--server", "server-206", "--yes", "--skip", "database,start,verify",
+                      env_extra=env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    started = run_cli("start", "--plan", plan, "--server", "server-206", "--node", "elb", env_extra=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    state = tmp_path / "cluster" / "server-206" / "wso2" / ".wso2-cluster" / "state-server-206.json"
+    elb_pid = json.loads(state.read_text())["steps"]["start"]["processes"]["elb"]["pid"]
+    try:
+        exit_file = tmp_path / "exit-code"
+        command = (f"cd {tmp_path} && env XDG_STATE_HOME={tmp_path / 'state'} TERM=xterm-256color "
+                   f"{COMMAND} tui --plan {plan} --server server-206; echo $? > {exit_file}; sleep 30")
+        terminal = terminal_factory(command, width=80, height=24)
+        terminal.wait_for("Resume server-206")
+        terminal.keys("r")  # Resume: the Apply screen, then on to Launch
+        terminal.wait_for("7/9 Apply")
+        terminal.keys("C-n")
+        terminal.wait_for(f"running (pid {elb_pid})", timeout=30)
+        screen = terminal.wait_for("s S Stop")  # the footer names the keys (painted after the bindings settle)
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+        assert "8/9 Launch" in screen and "Stop elb" in screen and "Start is not offered" in screen
+        assert f"running (pid {elb_pid})" in screen and "elb ●" in screen and "Quit" in screen
+        terminal.keys("s")  # Stop the node of the current tab
+        screen = terminal.wait_for("Stop elb: elb stopped", timeout=60)
+        assert "elb ○" in screen
+        deadline = time.monotonic() + 10
+        while not gone(elb_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(elb_pid)
+        terminal.keys("C-q")  # nothing runs any more: no question
+        deadline = time.monotonic() + 15
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert exit_file.read_text().strip() == "0"
+    finally:
+        run_cli("stop", "--plan", plan, "--server", "server-206", env_extra=env)
