@@ -450,8 +450,10 @@ async def test_launch_shows_the_start_order_and_where_the_start_step_is(tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "launch")
         await shows(pilot, "Start the nodes of server-206 in order: elb, manager, worker2",
-                    "start: pending - not running: elb, manager, worker2", absent=("checking the start step",))
-        assert not app.screen.query_one("#start").disabled
+                    "start: pending - not running: elb, manager, worker2", "Start is not offered until Apply",
+                    absent=("checking the start step",))
+        # Nothing applied yet: Start waits for Apply's steps.
+        assert app.screen.query_one("#start").disabled
 
 
 @sync
