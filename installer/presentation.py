@@ -1,10 +1,16 @@
-"""Rich renderables of a plan's derived layout, shared by both front ends (the CLI prints them,
-the wizard's Review shows them): the same tables wherever an operator looks."""
+"""Rich renderables shared by both front ends: a plan's derived layout (the CLI's ``plan check``
+prints it, the wizard's Review shows it) and a node's log lines (``logs`` on a terminal, the
+wizard's Launch panes): the same wherever an operator looks, and readable at 80 columns."""
 
 from __future__ import annotations
 
+import re
+
 from rich import box
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -72,3 +78,72 @@ def deployment_sync_table(layout: Layout) -> Table:
             table.add_row(Text(node.name), *(("yes" if flag else "no") for flag in
                                               (sync.enabled, sync.auto_commit, sync.auto_checkout)))
     return table
+
+
+# --- a node's log lines ------------------------------------------------------------------------------
+
+# The time in either Carbon layout: "[2013-08-20 12:27:08,123]" (wso2carbon.log after TID and
+# server key, the console at the start of the line).
+_LOG_TIME = re.compile(r"^(?:TID:\s*)?(?:\[[^\]]*\]\s*)*?\[\d{4}-\d\d-\d\d (?P<time>\d\d:\d\d:\d\d)(?:,\d+)?\]")
+LOG_TIME_WIDTH = 8  # HH:MM:SS
+LEVEL_STYLES = {"FATAL": "bold red", "ERROR": "bold red", "WARN": "yellow", "INFO": "green", "DEBUG": "dim",
+                "TRACE": "dim"}
+
+
+def abbreviate_logger(name: str, width: int) -> str:
+    """A logger's name in about ``width`` cells: the package names cut to their first letter from
+    the left until it fits (log4j's ``%c{1.}``, logback's ``%logger{width}``:
+    ``o.a.s.deployers.ProxyServiceDeployer``), else the class's own name alone, which is never cut."""
+    if len(name) <= width:
+        return name
+    parts = name.split(".")
+    for index in range(len(parts) - 1):
+        parts[index] = parts[index][:1]
+        short = ".".join(parts)
+        if len(short) <= width:
+            return short
+    return parts[-1]
+
+
+def log_line_view(line: str, width: int, *, style: str = "") -> RenderableType:
+    """One line of a node's log as a person reads it in ``width`` columns: its time, level, logger
+    (shortened to fit: see ``abbreviate_logger``) and message, the message wrapping under itself
+    rather than being cut, without what Carbon repeats on every line (``TID: [0] [ESB]``, the date,
+    the logger again at the end). Lines in no Carbon layout (stack traces, the JVM's own) wrap as
+    they are. ``style`` marks the whole line (a failure, a milestone)."""
+    from installer.expectations import parse_line
+
+    parsed = parse_line(line)
+    if parsed.level is None or parsed.logger is None:
+        return Text(line.expandtabs(4), style=style, overflow="fold", no_wrap=False)
+    found = _LOG_TIME.match(line)
+    # The logger gets a quarter of the width (at least its class's own name), the message the rest.
+    logger = abbreviate_logger(parsed.logger, max(width // 4, 1))
+    head = Text(style=style)
+    head.append(f"{parsed.level:<5}", style=LEVEL_STYLES.get(parsed.level, ""))
+    head.append(" ")
+    head.append(logger, style="cyan")
+    head.append(" ")
+    head.append(parsed.message)
+    return _HangingLine(Text(f"{found['time'] if found else '':<{LOG_TIME_WIDTH}}", style=f"dim {style}"), head)
+
+
+class _HangingLine:
+    """The time, then the rest wrapped (folding what has no space to break at) in the columns
+    after it: every line after the first starts under the level. Lighter than a table grid: a
+    busy node writes hundreds of lines a second."""
+
+    def __init__(self, time: Text, head: Text) -> None:
+        self.time = time
+        self.head = head
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(LOG_TIME_WIDTH + 2, LOG_TIME_WIDTH + 1 + self.head.cell_len)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = self.head.wrap(console, max(options.max_width - LOG_TIME_WIDTH - 1, 1), overflow="fold")
+        indent = Text(" " * (LOG_TIME_WIDTH + 1))
+        for index, part in enumerate(lines):
+            yield from (self.time + " " if index == 0 else indent).render(console)
+            yield from part.render(console)
+            yield Segment.line()
