@@ -10,6 +10,7 @@ from rich import box
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markup import escape
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
@@ -17,40 +18,53 @@ from rich.text import Text
 from installer.plan.derive import Layout
 
 
-def layout_tables(layout: Layout) -> list[Table]:
-    plan = layout.plan
-    tables = []
+class FitWidth:
+    """The first of ``choices`` whose natural width fits the width it is given, else the last (which
+    folds what does not fit rather than cutting it): the layout reads the same at 200 columns as
+    before, and at 80 (the wizard's Review, a narrow terminal) it has fewer, taller columns."""
+
+    def __init__(self, *choices: RenderableType) -> None:
+        if not choices:
+            raise ValueError("FitWidth needs at least one renderable")
+        self.choices = choices
+
+    def choose(self, console: Console, options: ConsoleOptions) -> RenderableType:
+        for choice in self.choices[:-1]:
+            if Measurement.get(console, options.update_width(UNBOUNDED_WIDTH), choice).maximum <= options.max_width:
+                return choice
+        return self.choices[-1]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.choose(console, options)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.choose(console, options))
+
+
+UNBOUNDED_WIDTH = 10_000  # "as wide as it likes", to measure a renderable's natural width
+
+
+def layout_tables(layout: Layout) -> list[RenderableType]:
+    """Per server its nodes and hosts block, then the manager's port mapping and databases and the
+    deployment synchronisation. Every value is shown whole at any width: a table too wide for the
+    screen folds its cells onto more lines (never "…")."""
+    tables: list[RenderableType] = []
     for server in layout.servers:
-        # No vertical rules: the layout fits narrower screens (the wizard's Review at 80 columns).
-        table = Table(title=escape(f"{server.name} ({server.address}) - homes in {server.install_dir}"), title_justify="left",
-                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        for column in ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet"):
-            table.add_column(column, no_wrap=True)
-        # A member is never split; on a narrow screen the flags fold onto more lines.
-        longest_member = max((len(f"{member.host}:{member.port}") for node in server.nodes
-                              for member in node.wka_members), default=1)
-        table.add_column("WKA members", min_width=longest_member, overflow="fold")
-        table.add_column("flags", overflow="fold")
-        for node in layout.start_order(server.name):
-            http = "/".join(map(str, node.transport_ports(plan)))
-            pinned = " (pinned)" if node.offset_pinned else ""
-            members = "\n".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-"
-            flags = "\n".join(node.start_flags(first_start=True)) or "-"
-            table.add_row(*map(Text, (node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
-                                      "/".join(map(str, node.servlet_ports)), members, flags)))
-        tables.append(table)
-        hosts = Table(title=escape(f"{server.name}: {server.hosts_file} block"), title_justify="left", box=box.SIMPLE_HEAD)
-        hosts.add_column("address")
-        hosts.add_column("host name")
-        hosts.add_column("why")
+        # (The narrow table has no bottom edge: a blank line after it, as after the others.)
+        tables.append(FitWidth(nodes_table(layout, server.name),
+                               Padding(nodes_table(layout, server.name, narrow=True), (0, 0, 1, 0))))
+        hosts = Table(title=escape(f"{server.name}: {server.hosts_file} block"), title_justify="left",
+                      box=box.SIMPLE_HEAD)
+        for column in ("address", "host name", "why"):
+            hosts.add_column(column, overflow="fold")
         for entry in server.hosts_entries:
             hosts.add_row(Text(entry.address), Text(entry.hostname), Text(entry.reason))
         tables.append(hosts)
     manager = layout.manager
     if manager is not None:
         mapping = Table(title="manager port mapping and databases", title_justify="left", box=box.SIMPLE_HEAD)
-        mapping.add_column("what")
-        mapping.add_column("value")
+        mapping.add_column("what", overflow="fold")
+        mapping.add_column("value", overflow="fold")
         for elb_port, target in manager.port_mapping:
             mapping.add_row(f"port.mapping.{elb_port}", str(target))
         for database in layout.databases:
@@ -62,6 +76,39 @@ def layout_tables(layout: Layout) -> list[Table]:
     return tables
 
 
+def nodes_table(layout: Layout, server_name: str, *, narrow: bool = False) -> Table:
+    """A server's nodes in start order: offset, ports, well-known members, start flags. ``narrow``:
+    the role under the node's name and the ports one under the other (about 75 columns for the
+    guide's cluster instead of about 105); cells fold rather than being cut when even that is
+    too wide."""
+    plan = layout.plan
+    server = layout.server(server_name)
+    title = escape(f"{server.name} ({server.address}) - homes in {server.install_dir}")
+    # No vertical rules: the layout fits narrower screens.
+    if narrow:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      padding=(0, 0), leading=1)
+        columns: tuple[str, ...] = ("node", "offset", "ports", "WKA members", "flags")
+    else:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        columns = ("node", "role", "offset", "member port", "HTTP/HTTPS", "servlet", "WKA members", "flags")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for node in layout.start_order(server.name):
+        http = "/".join(map(str, node.transport_ports(plan)))
+        servlet = "/".join(map(str, node.servlet_ports))
+        pinned = " (pinned)" if node.offset_pinned else ""
+        members = Text("\n".join(f"{member.host}:{member.port}" for member in node.wka_members) or "-")
+        flags = Text("\n".join(node.start_flags(first_start=True)) or "-")
+        if narrow:
+            table.add_row(Text.assemble(node.name, "\n", (node.role, "dim")), Text(f"{node.offset}{pinned}"),
+                          Text(f"member {node.member_port}\nhttp/s {http}\nservlet {servlet}"), members, flags)
+        else:
+            table.add_row(*map(Text, (node.name, node.role, f"{node.offset}{pinned}", str(node.member_port), http,
+                                      servlet)), members, flags)
+    return table
+
+
 def deployment_sync_table(layout: Layout) -> Table:
     """carbon.xml's ``<DeploymentSynchronizer>`` per ESB node: who commits, who checks out, where."""
     spec = layout.plan.cluster.deployment_sync
@@ -71,7 +118,7 @@ def deployment_sync_table(layout: Layout) -> Table:
         where = f"registry: {layout.plan.database.registry_db}, mounted at /_system/config on every ESB node"
     table = Table(title=escape(f"deployment synchronisation ({where})"), title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("node", "enabled", "auto commit", "auto checkout"):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, overflow="fold")
     for node in layout.nodes:
         if node.is_esb:
             sync = layout.deployment_sync_settings(node)
