@@ -76,7 +76,11 @@ class InstallerApp(App[None]):
     TITLE = "WSO2 cluster installer"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+t", "toggle_dark", "Theme"),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),  # an Input focused keeps its "?"
+        # Not in the footer, which has no room for it at 80 columns: the help and the command
+        # palette name it.
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
     ]
     # The command palette (ctrl+p) also goes to the screens reached (see screens/help.py).
     COMMANDS = App.COMMANDS | {go_to_commands}
@@ -115,6 +119,23 @@ class InstallerApp(App[None]):
     @on(Navigate)
     def _navigate(self, event: Navigate) -> None:
         self.go_to(event.step, **event.options)
+
+    def wizard_screen(self) -> WizardScreen | None:
+        """The wizard's screen the operator is on (under any dialog open over it)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    def action_help(self) -> None:
+        """F1 / ?: what each screen is for, which one this is, and the keys; again closes it."""
+        from screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        current = self.wizard_screen()
+        self.push_screen(HelpScreen(current.STEP if current is not None else STEP_ORDER[0], self.wizard.furthest))
 
     def remember_plan(self, path: Path) -> None:
         self.recent.remember(path)

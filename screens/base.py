@@ -65,7 +65,9 @@ class WizardScreen(Screen[None]):
             yield Static("", id="nav-status")
             yield Button(self.NEXT_LABEL, id="next", compact=True, variant="primary",
                          disabled=self.next_step is None)
-        yield Footer()
+        # The footer has the screen's keys, Back, Next, Quit and Help (F1), which fit 80 columns;
+        # the command palette (ctrl+p) and the theme (ctrl+t) are named in the help instead.
+        yield Footer(show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
