@@ -38,7 +38,8 @@ STEP_PURPOSES: dict[str, str] = {  # each on one line of the help at 80 columns
 }
 GLOBAL_KEYS: tuple[tuple[str, str], ...] = (
     ("esc / ctrl+n", "Back / Next (the buttons at the bottom too)"),
-    ("1-9", "go to a screen reached (or click it on the step bar)"),
+    ("1-9", "go to a screen reached (when not typing in a field)"),
+    ("click", "a step reached, on the step bar, goes there too"),
     ("ctrl+p", "command palette: Go to a screen, Theme..."),
     ("ctrl+t", "light / dark theme"),
     ("f1 or ?", "this help (esc closes it)"),
