@@ -54,6 +54,7 @@ from installer import (
     UsageError,
     check_plan,
     layout_tables,
+    log_line_view,
     parse_step_list,
     resolve_password,
     select_steps,
@@ -231,7 +232,7 @@ def command_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     stop = threading.Event()
     offsets = {node.name: 0} if args.from_start else None
     for batch in session.follow([node.name], stop=stop, from_offsets=offsets, until_end=args.no_follow):
-        show_log(batch, out)
+        show_log(batch, out, raw=args.raw or not out.is_terminal)
         reached.update(event.milestone.id for event in batch.reached)
     pending = [milestone.label for milestone in milestones if milestone.required and milestone.id not in reached]
     if pending:
@@ -239,16 +240,22 @@ def command_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def show_log(batch: NodeLog, out: Console) -> None:
-    """The lines, each followed by what it caused (milestone reached, known failure)."""
+def show_log(batch: NodeLog, out: Console, *, raw: bool = True) -> None:
+    """The lines, each followed by what it caused (milestone reached, known failure); unless
+    ``raw``, each line as the wizard's log panes show it (``log_line_view``)."""
     by_line: dict[int, list[tuple[str, str]]] = {}
     for event in batch.reached:
         by_line.setdefault(event.line.offset, []).append((f"[x] {event.milestone.label}", "green"))
     for failure in batch.failures:
-        text = f"{failure.signature.name}: {failure.line.text.strip()} -> {failure.hint}"
+        # The line is printed just above; as written, it is repeated here for grep.
+        said = f": {failure.line.text.strip()}" if raw else ""
+        text = f"{failure.signature.name}{said} -> {failure.hint}"
         by_line.setdefault(failure.line.offset, []).append((text, "red"))
     for line in batch.lines:
-        out.print(line.text, markup=False, highlight=False)
+        if raw:
+            out.print(line.text, markup=False, highlight=False)
+        else:
+            out.print(log_line_view(line.text, out.width), highlight=False)
         for text, style in by_line.get(line.offset, ()):
             out.print(f"   {'>>' if style == 'green' else '!!'} {batch.node}: {text}", style=style, markup=False)
 

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--node", required=True, help="the node whose log to follow")
     logs.add_argument("--no-follow", action="store_true", help="print what is there and stop")
     logs.add_argument("--from-start", action="store_true", help="from the beginning of the file, not of the last launch")
+    logs.add_argument("--raw", action="store_true",
+                      help="the lines as Carbon wrote them (on a terminal they are shown as time, level, logger "
+                           "and message, wrapped to its width; piped, they always are as written)")
 
     verify = commands.add_parser("verify", help="check that the cluster formed and works, as seen from this server")
     server_options(verify)

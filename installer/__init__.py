@@ -47,7 +47,7 @@ _export("secrets", "Secrets", "APP_PASSWORD_ENV", "ADMIN_PASSWORD_ENV", "SVN_PAS
         "resolve_password", "terminal_prompt")
 _export("verify", "VerifyReport", "CheckOutcome")
 _export("report", "ReportItem", "Report", "build_report", "write_report", "PASSED")
-_export("presentation", "layout_tables")
+_export("presentation", "layout_tables", "log_line_view", "abbreviate_logger")
 _export("netinfo", "ServerGuess", "guess_this_server", "local_addresses")
 _export("distribution", "inspect_distribution", "inspect_jdbc_driver", "expect_product")
 _export("atomic", "atomic_write_text")

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App
@@ -24,6 +25,9 @@ from installer import PLAN_READ_ERRORS, PlanDraft
 from screens.base import Navigate, WizardScreen
 from screens.widgets import STEP_ORDER, STEP_TITLES
 from screens.wizard import RecentPlan, WizardState, secrets_from_environment
+
+if TYPE_CHECKING:
+    from textual.command import Provider
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LOG_ENV = "WSO2_CLUSTER_TUI_LOG"
@@ -58,6 +62,13 @@ def open_log_file(path: Path) -> Path:
     return path
 
 
+def go_to_commands() -> type[Provider]:
+    """The command palette's "Go to: <screen>" entries (loaded when the palette first opens)."""
+    from screens.help import GoToCommands
+
+    return GoToCommands
+
+
 class InstallerApp(App[None]):
     # The first screen is the app's default screen, whose own CSS_PATH Textual does not load:
     # its stylesheet comes with the app's.
@@ -65,8 +76,14 @@ class InstallerApp(App[None]):
     TITLE = "WSO2 cluster installer"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+t", "toggle_dark", "Theme"),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),  # an Input focused keeps its "?"
+        # Not in the footer, which has no room for it at 80 columns: the help and the command
+        # palette name it.
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
     ]
+    # The command palette (ctrl+p) also goes to the screens reached (see screens/help.py).
+    COMMANDS = App.COMMANDS | {go_to_commands}
 
     def __init__(self, wizard: WizardState, *, recent: RecentPlan, opening_problem: str = "") -> None:
         super().__init__()
@@ -90,6 +107,7 @@ class InstallerApp(App[None]):
         return screen_class(self.wizard, **options)
 
     def go_to(self, step: str, **options: object) -> None:
+        self.wizard.reach(STEP_ORDER.index(step))
         screen = self.screen_for(step, **options)
         if len(self.screen_stack) == 1:
             # The first screen is the app's default screen, which switch_screen cannot replace:
@@ -101,6 +119,23 @@ class InstallerApp(App[None]):
     @on(Navigate)
     def _navigate(self, event: Navigate) -> None:
         self.go_to(event.step, **event.options)
+
+    def wizard_screen(self) -> WizardScreen | None:
+        """The wizard's screen the operator is on (under any dialog open over it)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    def action_help(self) -> None:
+        """F1 / ?: what each screen is for, which one this is, and the keys; again closes it."""
+        from screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        current = self.wizard_screen()
+        self.push_screen(HelpScreen(current.STEP if current is not None else STEP_ORDER[0], self.wizard.furthest))
 
     def remember_plan(self, path: Path) -> None:
         self.recent.remember(path)

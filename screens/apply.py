@@ -19,8 +19,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 from textual.worker import Worker
 
@@ -138,6 +139,17 @@ class StepRow(Horizontal):
         self.query_one(".step-message", Static).update(Text(message, style="dim" if status == "done" else ""))
 
 
+class StepsScroll(VerticalScroll):
+    """The body of Apply, which scrolls: the step that failed is kept in view when its height
+    changes (the failure box below takes its room only once laid out)."""
+
+    keep_in_view: Widget | None = None
+
+    def on_resize(self) -> None:
+        if self.keep_in_view is not None:
+            self.keep_in_view.scroll_visible(animate=False)
+
+
 class ApplyScreen(WizardScreen):
     STEP = "apply"
     CSS_PATH = str(ASSETS / "apply.tcss")
@@ -159,7 +171,7 @@ class ApplyScreen(WizardScreen):
 
     def compose_body(self) -> ComposeResult:
         wizard = self.wizard
-        with VerticalScroll(id="body"):
+        with StepsScroll(id="body"):
             yield Static(self.heading(), id="apply-heading")
             with Horizontal(id="needs-row", classes="-empty"):
                 yield Static("", id="needs")
@@ -169,6 +181,16 @@ class ApplyScreen(WizardScreen):
             with Horizontal(id="progress-row", classes="-empty"):
                 yield Label("", id="progress-label")
                 yield ProgressBar(id="progress", show_eta=False)
+            with Horizontal(id="run-buttons"):
+                yield Button("Run the steps not done", id="run", compact=True, variant="success")
+                yield Button("Stop", id="stop", compact=True, variant="error", disabled=True)
+            yield Static("", id="outcome")
+            yield RichLog(id="notes", wrap=True, markup=False, max_lines=500, min_width=20)  # wraps to its width
+            yield Static(Text(f"state: {wizard.state_file() or '?'}\nlog: {wizard.log_file}", style="dim"),
+                         id="files-line")
+        # A failure, and what can be done about it, stays in view below the steps, which scroll
+        # (at 80x24 the steps' messages alone fill the screen); a long message scrolls in its box.
+        with Vertical(id="failure-box"):
             yield ErrorPanel()
             with Horizontal(id="failure-buttons", classes="-empty"):
                 yield Button("Retry", id="retry", compact=True, variant="primary")
@@ -176,13 +198,6 @@ class ApplyScreen(WizardScreen):
                 yield Button("Skip", id="skip", compact=True)
                 yield Button("Enter passwords", id="failure-passwords", compact=True)
                 yield Button("Abort", id="abort", compact=True)
-            with Horizontal(id="run-buttons"):
-                yield Button("Run the steps not done", id="run", compact=True, variant="success")
-                yield Button("Stop", id="stop", compact=True, variant="error", disabled=True)
-            yield Static("", id="outcome")
-            yield RichLog(id="notes", wrap=True, markup=False, max_lines=500)
-            yield Static(Text(f"state: {wizard.state_file() or '?'}\nlog: {wizard.log_file}", style="dim"),
-                         id="files-line")
 
     def heading(self) -> Text:
         wizard = self.wizard
@@ -312,6 +327,7 @@ class ApplyScreen(WizardScreen):
             self.set_status(f"Enter the passwords first ({screen} screen)", error=True)
             return
         self.failed_step = None
+        self.query_one(StepsScroll).keep_in_view = None
         self.query_one(ErrorPanel).clear()
         self.query_one("#failure-buttons").set_class(True, "-empty")
         self.query_one("#outcome", Static).update("")
@@ -441,6 +457,8 @@ class ApplyScreen(WizardScreen):
         self.query_one("#abort", Button).display = not message.stopped
         self.set_status(f"{message.step or 'the run'} {'stopped' if message.stopped else 'failed'}", error=True)
         self.query_one("#retry", Button).focus()
+        if message.step:  # the failed step in view above its failure (the steps scroll)
+            self.query_one(StepsScroll).keep_in_view = self.query_one(f"#step-{message.step}", StepRow)
 
     def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
         if worker.group == "apply" and self.running:

@@ -41,6 +41,10 @@ class WizardScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
+        # 1-9: straight to a screen already reached (an Input keeps its digits: Textual gives a
+        # printable key to the focused Input before any binding of the screen).
+        *(Binding(str(number), f"jump_to_number({number})", f"Go to screen {number}", show=False)
+          for number in range(1, len(STEP_ORDER) + 1)),
     ]
 
     def __init__(self, wizard: WizardState) -> None:
@@ -54,14 +58,16 @@ class WizardScreen(Screen[None]):
         # so a screen replaced quickly (keys pressed fast) leaves nothing behind to fail.
         index = STEP_ORDER.index(self.STEP) + 1
         yield Static(f"{self.app.title} — {index}/{len(STEP_ORDER)} {STEP_TITLES[self.STEP]}", id="title-bar")
-        yield StepBar(self.STEP)
+        yield StepBar(self.STEP, self.wizard.furthest)
         yield from self.compose_body()
         with Horizontal(id="nav"):
             yield Button("‹ Back", id="back", compact=True, disabled=self.previous_step is None)
             yield Static("", id="nav-status")
             yield Button(self.NEXT_LABEL, id="next", compact=True, variant="primary",
                          disabled=self.next_step is None)
-        yield Footer()
+        # The footer has the screen's keys, Back, Next, Quit and Help (F1), which fit 80 columns;
+        # the command palette (ctrl+p) and the theme (ctrl+t) are named in the help instead.
+        yield Footer(show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
@@ -108,6 +114,57 @@ class WizardScreen(Screen[None]):
     def blocking_reason(self) -> str:
         """Why Next cannot move on yet (empty when it can)."""
         return ""
+
+    # --- going straight to a screen (the step bar, 1-9, the command palette) -----------------------
+
+    def jump_blocker(self, step: str) -> str:
+        """Why the operator cannot go straight from here to ``step`` ("" when they can).
+
+        Back to any screen is always allowed, as Back is; forward only to a screen reached
+        before, and only past what Next would refuse here; past Review, only with the plan
+        Review lets Apply take (saved, without errors, this server confirmed). Never while
+        this screen runs something."""
+        target, here = STEP_ORDER.index(step), STEP_ORDER.index(self.STEP)
+        if target == here:
+            return ""
+        if getattr(self, "running", False) is True:
+            return "Wait for the run to finish (or stop it) first"
+        if target > self.wizard.furthest:
+            return f"{STEP_TITLES[step]} is not reached yet: go on with Next"
+        if target < here:
+            return ""
+        blocking = self.blocking_reason()
+        if blocking:
+            return blocking
+        review = STEP_ORDER.index("review")
+        if here <= review < target:
+            errors = self.wizard.check().errors
+            if errors:
+                return f"The plan has {len(errors)} error(s): fix them first (see Review)"
+            if not self.wizard.this_server or not self.wizard.server_confirmed:
+                return "Choose and confirm this server on the Topology screen first"
+            if self.wizard.unsaved:
+                return "Save the plan on the Review screen first: the installation records which plan it applied"
+        return ""
+
+    def action_jump_to(self, step: str) -> None:
+        """Go straight to ``step`` when ``jump_blocker`` allows it, else say why not."""
+        if step not in STEP_ORDER or step == self.STEP:
+            return
+        blocking = self.jump_blocker(step)
+        if blocking:
+            self.set_status(blocking, error=True)
+            self.notify(blocking, title="Not yet", severity="warning")
+            return
+        self.go(step)
+
+    def action_jump_to_number(self, number: int) -> None:
+        if 1 <= number <= len(STEP_ORDER):
+            self.action_jump_to(STEP_ORDER[number - 1])
+
+    def reachable_steps(self) -> list[str]:
+        """The screens the step bar, the digits and the command palette offer (those reached)."""
+        return [step for index, step in enumerate(STEP_ORDER) if index <= self.wizard.furthest]
 
     @on(Button.Pressed, "#back")
     def _back_pressed(self) -> None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import shorten
 from typing import TYPE_CHECKING, Any
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,6 +40,7 @@ from installer import (
     Status,
     StepFinished,
     StepStarted,
+    log_line_view,
 )
 from screens.apply import APPLY_STEPS
 from screens.base import WizardScreen
@@ -101,8 +104,61 @@ class LogBatch(Message):
     lines: list[str]
     reached: list[str] = field(default_factory=list)  # milestone ids
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # line, setting, hint
+    milestone_lines: list[str] = field(default_factory=list)  # the lines that reached a milestone
     skipped: int = 0  # lines matched but not shown (a burst larger than a pane shows)
     generation: int = 0  # which following of the node's log (a restart follows it afresh)
+
+
+class NodeLogView(RichLog):
+    """A node's log lines as ``log_line_view`` shows them, wrapped to the pane's width, and wrapped
+    again when that width changes (a scrollbar appears, the terminal is resized): a RichLog keeps
+    its lines as they were rendered, so a line written wider than the pane would be cut."""
+
+    MAX_LINES = 2000
+
+    def __init__(self) -> None:
+        # RichLog renders at 78 columns at least unless told otherwise: at 80 that is too wide.
+        super().__init__(classes="log", max_lines=self.MAX_LINES, wrap=True, markup=False, min_width=20)
+        self.entries: deque[tuple[str, str, bool]] = deque(maxlen=self.MAX_LINES)  # text, style, a log line
+        self.rendered_width = 0
+
+    def add_line(self, line: str, style: str = "") -> None:
+        """A line of the node's log (time, level, logger, message)."""
+        self._add((line, style, True))
+
+    def add_note(self, text: str, style: str = "") -> None:
+        """A line of the installer's own (``launched``, lines not shown)."""
+        self._add((text, style, False))
+
+    def _add(self, entry: tuple[str, str, bool]) -> None:
+        self.entries.append(entry)
+        self._write(entry)
+
+    def _write(self, entry: tuple[str, str, bool]) -> None:
+        # At the pane's width exactly once it is known (RichLog would measure against the app's
+        # console, which need not follow the terminal's width); before, RichLog waits for it.
+        self.write(self._render(entry), width=self.scrollable_content_region.width or None)
+
+    def _render(self, entry: tuple[str, str, bool]) -> RenderableType:
+        text, style, is_line = entry
+        if not is_line:
+            return Text(text, style=style)
+        # Before the pane is laid out, the screen's width is the best guess (the RichLog renders
+        # its first lines when it knows its size, and again here when that differs).
+        width = self.scrollable_content_region.width or max(self.app.size.width - 6, 20)
+        return log_line_view(text, width, style=style)
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if not width or width == self.rendered_width:
+            return
+        first = self.rendered_width == 0
+        self.rendered_width = width
+        if first:
+            return  # RichLog renders what was written before it had a size itself
+        self.clear()
+        for entry in self.entries:
+            self._write(entry)
 
 
 class NodeLogPane(Vertical):
@@ -119,7 +175,7 @@ class NodeLogPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="milestones")
-        yield RichLog(classes="log", max_lines=2000, wrap=False, markup=False)
+        yield NodeLogView()
 
     def set_state(self, text: str, style: str = "") -> None:
         self.state = Text(text, style=style)
@@ -212,7 +268,7 @@ class LaunchScreen(WizardScreen):
                 yield Button("Restart all", id="restart-all", compact=True, variant="warning", disabled=True)
             yield Static(Text("checking the Apply steps and the nodes…", style="italic"), id="start-status")
             yield Static("", id="start-gate", classes="-empty")
-            yield RichLog(id="start-notes", max_lines=200, wrap=True, markup=False, classes="-empty")
+            yield RichLog(id="start-notes", max_lines=200, wrap=True, markup=False, min_width=20, classes="-empty")
             with TabbedContent(id="node-logs"):
                 for node in self.check.layout.start_order(server.name):
                     with TabPane(node.name, id=f"log-{node.name}"):
@@ -501,7 +557,7 @@ class LaunchScreen(WizardScreen):
             return
         self.pids[message.node] = message.pid
         pane.reset()
-        pane.query_one(RichLog).write(Text(f"── launched (pid {message.pid}) ──", style="bold"))
+        pane.query_one(NodeLogView).add_note(f"── launched (pid {message.pid}) ──", style="bold")
         self.set_pane_state(message.node, f"started (pid {message.pid}), waiting for its milestones…", "yellow",
                             tab="busy")
         self.follow_node(message.node, message.offset, message.offset)
@@ -638,6 +694,7 @@ class LaunchScreen(WizardScreen):
                 batch.skipped += len(batch.lines) - SHOWN_LINES_PER_BATCH
                 del batch.lines[:-SHOWN_LINES_PER_BATCH]
             batch.reached.extend(event.milestone.id for event in log.reached)
+            batch.milestone_lines.extend(event.line.text for event in log.reached)
             batch.failures.extend((event.line.text, event.setting, event.hint) for event in log.failures)
             if time.monotonic() - posted_at >= FOLLOW_INTERVAL:
                 flush()
@@ -648,12 +705,13 @@ class LaunchScreen(WizardScreen):
         pane = self.pane(message.node)
         if pane is None or message.generation != pane.generation:
             return  # posted by a following stopped since (the node was launched again)
-        log = pane.query_one(RichLog)
+        log = pane.query_one(NodeLogView)
         failing = {line for line, _, _ in message.failures}
+        milestones = set(message.milestone_lines)
         if message.skipped:
-            log.write(Text(f"… {message.skipped} lines not shown (every line is checked)", style="dim italic"))
+            log.add_note(f"… {message.skipped} lines not shown (every line is checked)", style="dim italic")
         for line in message.lines:
-            log.write(Text(line, style="bold red" if line in failing else ""))
+            log.add_line(line, style="bold red" if line in failing else "bold green" if line in milestones else "")
         pane.reached.update(message.reached)
         pane.failures.extend(message.failures)
         if message.reached or message.failures:

@@ -179,6 +179,7 @@ class WelcomeScreen(WizardScreen):
             server_name, _ = self.resumable[int(button_id.removeprefix("start-over-"))]
             self.wizard.this_server = server_name
             self.wizard.server_confirmed = True
+            self.wizard.furthest = 0  # every screen again, one after the other
             self.go("topology")
         elif button_id == "continue":
             self.go("topology")

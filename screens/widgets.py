@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -41,32 +42,50 @@ def field_id(path: str) -> str:
 
 class StepBar(Static):
     """Where the operator is: every step by name when the terminal is wide enough, else the
-    current step and its neighbours by name and the others by number."""
+    current step and its neighbours by name and the others by number. The steps reached so far
+    (up to ``furthest``) are links to their screen; those beyond are dim and are not."""
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, furthest: int = 0) -> None:
         super().__init__(id="step-bar")
         self.current = current
+        self.furthest = max(furthest, STEP_ORDER.index(current))
 
     def render(self) -> Text:
-        width = self.size.width or 80
+        return self._layout()[0]
+
+    def label_columns(self, step: str) -> tuple[int, int]:
+        """Where ``step``'s label is on the bar as it is drawn now: its first column and the one
+        after its last, counted from the widget's left edge."""
+        start, end = self._layout()[1][step]
+        left = self.styles.padding.left
+        return left + start, left + end
+
+    def _layout(self) -> tuple[Text, dict[str, tuple[int, int]]]:
+        width = self.content_size.width or 78
         current = STEP_ORDER.index(self.current)
         for named in (range(len(STEP_ORDER)), range(current - 1, current + 2), range(current, current + 1)):
-            bar = self._bar(set(named))
+            bar, columns = self._bar(set(named))
             if bar.cell_len <= width:
-                return bar
-        return bar
+                break
+        return bar, columns
 
-    def _bar(self, named: set[int]) -> Text:
+    def _bar(self, named: set[int]) -> tuple[Text, dict[str, tuple[int, int]]]:
         bar = Text()
+        columns: dict[str, tuple[int, int]] = {}
         for index, (step, title) in enumerate(WIZARD_STEPS):
             if index:
                 bar.append(" › ", style="dim")
             label = title if index in named else str(index + 1)
+            start = bar.cell_len
             if step == self.current:
                 bar.append(f" {index + 1} {title} ", style="reverse bold")
+            elif index <= self.furthest:
+                # A link: clicking it runs the screen's jump_to, which says why when it cannot.
+                bar.append(label, style=Style(underline=True, meta={"@click": f"screen.jump_to({step!r})"}))
             else:
                 bar.append(label, style="dim")
-        return bar
+            columns[step] = (start, bar.cell_len)
+        return bar, columns
 
 
 class FormField(Widget):

@@ -111,6 +111,9 @@ class WizardState:
     working_folder: Path = field(default_factory=Path.cwd)
     ignored_keys: list[str] = field(default_factory=list)
     log_file: Path | None = None  # where tracebacks go (shown to the operator)
+    # How far the operator got (the index of the furthest screen shown): the step bar, the digit
+    # keys and the command palette go straight to any screen up to it, not beyond.
+    furthest: int = 0
     _cache: dict[tuple[str, bool], DraftCheck] = field(default_factory=dict, repr=False)
 
     # --- the plan ----------------------------------------------------------------------------------
@@ -144,8 +147,10 @@ class WizardState:
         return result
 
     def load(self, text: str, path: Path | None) -> None:
-        """Replace the draft with a plan's text (raises ``yaml.YAMLError`` when it is not YAML)."""
+        """Replace the draft with a plan's text (raises ``yaml.YAMLError`` when it is not YAML).
+        Another plan is another walk through the screens: none is reached yet."""
         draft, ignored = PlanDraft.from_yaml(text)
+        self.furthest = 0
         self.draft = draft
         self.ignored_keys = ignored
         self.plan_path = Path(path).resolve() if path is not None else None
@@ -175,6 +180,10 @@ class WizardState:
         self.saved_text = text
         self._cache.clear()
         return path
+
+    def reach(self, index: int) -> None:
+        """The screen at ``index`` is shown: every screen up to it may be gone to directly."""
+        self.furthest = max(self.furthest, index)
 
     def checked_plan(self) -> CheckedPlan:
         """The plan as the engine takes it, with every file checked; raises PlanError."""

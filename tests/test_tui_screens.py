@@ -393,7 +393,7 @@ async def test_review_shows_layout_diffs_and_hosts_and_saves_the_plan_without_pa
         await goto(pilot, "review")
         await settle(pilot)
         screen = app.screen
-        layout = str(screen.query_one("#layout").content.renderables[0].title)
+        layout = str(screen.query_one("#layout").content.renderables[0].choices[0].title)  # wide or narrow: one title
         assert "server-206 (127.0.0.2)" in layout
         files = screen.query_one("#files").content
         rendered = "\n".join(getattr(part, "code", "") for part in files.renderables)
