@@ -26,7 +26,6 @@ setting most likely at fault, read from the node's own carbon.xml when it is the
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import re
 import secrets
@@ -271,7 +270,8 @@ def run_cluster_test(layout: Layout, server_name: str, *, running: set[str], tim
     if manager is None or elb is None:
         return [CheckOutcome("cluster test", False, "the plan has no manager or no ELB: nothing to test")]
     if manager.server != server_name:
-        return read_cluster_test(layout, server_name)
+        return [CheckOutcome("cluster test", False, f"{manager.name} runs on {manager.server}, not here: the probe "
+                             "is deployed from there", remedy=Remedy(RUN_CLUSTER_TEST, server=manager.server))]
     if manager.name not in running:
         return [CheckOutcome("cluster test", False, f"{manager.name} is not running: the probe cannot be deployed",
                              f"start {manager.name} first", remedy=Remedy(START_NODE, node=manager.name, server=server_name))]
@@ -558,6 +558,4 @@ def cluster_test_outcomes(layout: Layout, server_name: str, *, running: set[str]
     manager = layout.manager
     if manager is not None and manager.server == server_name:
         return run_cluster_test(layout, server_name, running=running, timeouts=timeouts, progress=progress)
-    with contextlib.suppress(KeyError):
-        return read_cluster_test(layout, server_name, launch_offsets, running)
-    return []
+    return read_cluster_test(layout, server_name, launch_offsets, running)
